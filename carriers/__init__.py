@@ -1,0 +1,1 @@
+"""Carrier adapters: talk to tracking APIs and return normalized shipments; nothing else."""

@@ -1,0 +1,106 @@
+"""The one normalized tracking vocabulary every carrier maps onto."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a shipment stands as a whole; `unknown` is the fallback for anything unmapped."""
+
+    NOT_FOUND = "not_found"
+    INFO_RECEIVED = "info_received"
+    IN_TRANSIT = "in_transit"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    EXCEPTION = "exception"
+    RETURNED = "returned"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        """True when no further carrier news is expected, so polling can stop."""
+        return self in (Status.DELIVERED, Status.RETURNED)
+
+
+class EventKind(StrEnum):
+    """What one tracking event means; the rules read these, never carrier codes."""
+
+    INFO_RECEIVED = "info_received"
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    EXPORTED = "exported"  # left the origin country or handed to an airline
+    ARRIVED = "arrived"  # arrived in the destination country
+    CUSTOMS = "customs"
+    CUSTOMS_HELD = "customs_held"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    ADDRESS_PROBLEM = "address_problem"
+    RETURNING = "returning"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    DAMAGED = "damaged"
+    EXCEPTION = "exception"
+    UNKNOWN = "unknown"
+
+
+# Events the buyer must act on at once (domain.md: "unusual tracking event").
+EXCEPTION_KINDS = frozenset(
+    {
+        EventKind.CUSTOMS_HELD,
+        EventKind.DELIVERY_FAILED,
+        EventKind.ADDRESS_PROBLEM,
+        EventKind.RETURNING,
+        EventKind.RETURNED,
+        EventKind.CANCELLED,
+        EventKind.LOST,
+        EventKind.DAMAGED,
+        EventKind.EXCEPTION,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """One carrier scan, with its raw code and text kept as evidence."""
+
+    time: datetime  # always timezone-aware
+    kind: EventKind
+    description: str
+    location: str = ""
+    code: str = ""  # the carrier's own code, kept verbatim
+    source: str = ""  # carrier id that reported it
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None:
+            raise ValueError("TrackingEvent.time must be timezone-aware")
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the event, so a re-poll never stores it twice."""
+        raw = "\x1f".join((self.time.isoformat(), self.code, self.description, self.location))
+        return hashlib.blake2s(raw.encode(), digest_size=10).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """A carrier's answer for one tracking number, events oldest first."""
+
+    number: str
+    carrier: str
+    status: Status
+    events: tuple[TrackingEvent, ...] = ()
+    raw_status: str = ""
+    estimated_delivery: date | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.time)))

@@ -1,0 +1,288 @@
+"""What each finding says to the buyer, in English and in French."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+LANGUAGES = ("en", "fr")
+
+_MONTHS = {
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+}
+
+# Holiday names from the calendar library are English; French buyers get French ones.
+_HOLIDAYS_FR = {
+    "New Year's Day": "Nouvel An",
+    "Chinese New Year": "Nouvel An chinois (fête du Printemps)",
+    "Tomb-Sweeping Day": "Qingming",
+    "Labor Day": "fête du Travail",
+    "Dragon Boat Festival": "fête des Bateaux-Dragons",
+    "Mid-Autumn Festival": "fête de la Mi-Automne",
+    "National Day": "fête nationale (semaine dorée)",
+}
+
+
+def fmt_date(value: date | datetime, lang: str) -> str:
+    """A date as a person writes it: 16 Dec 2026 / 16 déc. 2026."""
+    d = value.date() if isinstance(value, datetime) else value
+    return f"{d.day} {_MONTHS[lang][d.month - 1]} {d.year}"
+
+
+def fmt_when(value: datetime, lang: str) -> str:
+    """A date with the time when it is not midnight."""
+    if (value.hour, value.minute) == (0, 0):
+        return fmt_date(value, lang)
+    return f"{fmt_date(value, lang)} {'at' if lang == 'en' else 'à'} {value:%H:%M}"
+
+
+def days(n: int, lang: str) -> str:
+    """'1 day' / '3 days' / '3 jours'."""
+    word = {"en": ("day", "days"), "fr": ("jour", "jours")}[lang][0 if abs(n) == 1 else 1]
+    return f"{n} {word}"
+
+
+def holiday_name(name: str, lang: str) -> str:
+    """The holiday's name in the buyer's language."""
+    return _HOLIDAYS_FR.get(name, name) if lang == "fr" else name
+
+
+# kind -> language -> (title, message, action); placeholders are filled by render().
+CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
+    "tracking_missing": {
+        "en": (
+            "No tracking number yet",
+            "Ordered on {ordered} ({age} ago) and the seller has given no tracking number.",
+            "Ask the seller for the tracking number in the marketplace's messages (not by e-mail or chat apps) "
+            "and keep a screenshot of the request.",
+        ),
+        "fr": (
+            "Toujours pas de numéro de suivi",
+            "Commandé le {ordered} (il y a {age}) et le vendeur n'a donné aucun numéro de suivi.",
+            "Demandez le numéro de suivi au vendeur par la messagerie de la plateforme (pas par e-mail ni "
+            "messagerie externe) et gardez une capture d'écran de la demande.",
+        ),
+    },
+    "tracking_unknown": {
+        "en": (
+            "Carrier has no data for the tracking number",
+            "Tracking number {tracking} was given {age} ago and {carrier} still knows nothing about it.",
+            "The label may be fake or not scanned yet: ask the seller to confirm the number and the carrier, "
+            "and keep the answer as evidence.",
+        ),
+        "fr": (
+            "Le transporteur ne connaît pas le numéro de suivi",
+            "Le numéro {tracking} a été donné il y a {age} et {carrier} n'a toujours aucune information.",
+            "L'étiquette est peut-être fausse ou pas encore scannée : demandez au vendeur de confirmer le numéro "
+            "et le transporteur, et gardez sa réponse comme preuve.",
+        ),
+    },
+    "stalled": {
+        "en": (
+            "Tracking has not moved for {age}",
+            "Last event on {last_when}: \u201c{last_text}\u201d{last_where}. Nothing new for {age}.",
+            "Contact the seller in the marketplace's messages and ask what is happening; take screenshots of "
+            "the tracking page and of the conversation.",
+        ),
+        "fr": (
+            "Le suivi ne bouge plus depuis {age}",
+            "Dernier événement le {last_when} : « {last_text} »{last_where}. Rien de nouveau depuis {age}.",
+            "Contactez le vendeur par la messagerie de la plateforme et demandez ce qui se passe ; faites des "
+            "captures d'écran du suivi et de la conversation.",
+        ),
+    },
+    "dark_after_export": {
+        "en": (
+            "Tracked only to the border so far",
+            "The last event ({last_when}) is \u201c{last_text}\u201d{last_where}: the parcel left the origin country "
+            "and the carrier shows nothing since. Cheap parcels often go dark until they reach the destination.",
+            "Nothing to do yet; keep an eye on the promised date ({promised}) and the end of buyer protection "
+            "({protection}).",
+        ),
+        "fr": (
+            "Suivi seulement jusqu'à la frontière pour l'instant",
+            "Le dernier événement ({last_when}) est « {last_text} »{last_where} : le colis a quitté le pays "
+            "d'origine et le transporteur n'affiche plus rien depuis. C'est courant pour les envois économiques.",
+            "Rien à faire pour l'instant ; surveillez la date promise ({promised}) et la fin de la protection "
+            "acheteur ({protection}).",
+        ),
+    },
+    "promised_passed": {
+        "en": (
+            "Promised delivery date has passed",
+            "The seller promised delivery by {promised}; it is now {overdue} late and not delivered.",
+            "Contact the seller first (platforms value that), then ask them to extend buyer protection "
+            "(ends {protection}) and check that the new date shows on the order.",
+        ),
+        "fr": (
+            "La date de livraison promise est dépassée",
+            "Le vendeur a promis une livraison avant le {promised} ; le colis a {overdue} de retard et n'est pas "
+            "livré.",
+            "Contactez d'abord le vendeur (les plateformes en tiennent compte), puis demandez-lui de prolonger la "
+            "protection acheteur (fin le {protection}) et vérifiez que la nouvelle date apparaît sur la commande.",
+        ),
+    },
+    "protection_ending": {
+        "en": (
+            "Buyer protection ends in {left}",
+            "Buyer protection ends on {deadline} and the parcel is not delivered. After that the order completes, "
+            "the seller is paid and a \u201cnot received\u201d dispute can no longer be opened.{holiday}",
+            "Open a dispute now, or get the seller to extend the protection first and check that the new date "
+            "shows on the order. Contact the seller before the dispute, open only one, and keep every message "
+            "and screenshot.",
+        ),
+        "fr": (
+            "La protection acheteur se termine dans {left}",
+            "La protection acheteur se termine le {deadline} et le colis n'est pas livré. Ensuite la commande se "
+            "clôt, le vendeur est payé et on ne peut plus ouvrir de litige « non reçu ».{holiday}",
+            "Ouvrez un litige maintenant, ou obtenez d'abord du vendeur une prolongation de la protection et "
+            "vérifiez que la nouvelle date apparaît sur la commande. Contactez le vendeur avant le litige, n'en "
+            "ouvrez qu'un seul, et gardez tous les messages et captures d'écran.",
+        ),
+    },
+    "protection_ended": {
+        "en": (
+            "Buyer protection has ended, parcel not delivered",
+            "Buyer protection ended on {deadline} and the parcel was not delivered.",
+            "Check the order now: if it is still open, open a \u201cnot received\u201d dispute at once; if it "
+            "completed, ask for a refund (AliExpress allows it up to 15 days after completion) and keep the "
+            "tracking history as evidence.",
+        ),
+        "fr": (
+            "La protection acheteur est terminée, colis non livré",
+            "La protection acheteur s'est terminée le {deadline} et le colis n'a pas été livré.",
+            "Vérifiez la commande tout de suite : si elle est encore ouverte, ouvrez immédiatement un litige "
+            "« non reçu » ; si elle est clôturée, demandez un remboursement (AliExpress l'accepte jusqu'à 15 jours "
+            "après la clôture) et gardez l'historique de suivi comme preuve.",
+        ),
+    },
+    "exception": {
+        "en": (
+            "Tracking problem: {event_kind}",
+            "{last_when}: \u201c{last_text}\u201d{last_where}.",
+            "Act now: contact the seller in the marketplace's messages (and the carrier if the parcel is in "
+            "your country); keep a screenshot of this event.",
+        ),
+        "fr": (
+            "Problème de suivi : {event_kind}",
+            "{last_when} : « {last_text} »{last_where}.",
+            "Agissez maintenant : contactez le vendeur par la messagerie de la plateforme (et le transporteur si "
+            "le colis est dans votre pays) ; gardez une capture d'écran de cet événement.",
+        ),
+    },
+    "delivered": {
+        "en": (
+            "Delivered: inspect before confirming",
+            "Delivered on {delivered}.{refund}",
+            "Film or photograph the unboxing and check the item; confirm receipt only if everything is right. "
+            "If not, contact the seller and keep the photos.",
+        ),
+        "fr": (
+            "Livré : vérifiez avant de confirmer",
+            "Livré le {delivered}.{refund}",
+            "Filmez ou photographiez le déballage et vérifiez l'article ; ne confirmez la réception que si tout "
+            "est en ordre. Sinon, contactez le vendeur et gardez les photos.",
+        ),
+    },
+    "refund_window_ending": {
+        "en": (
+            "Refund window closes in {left}",
+            "The refund window after delivery closes on {deadline}.{holiday}",
+            "If anything is wrong with the item, ask for the refund now, with photos; after that date it is "
+            "too late.",
+        ),
+        "fr": (
+            "La période de remboursement se termine dans {left}",
+            "La période de remboursement après livraison se termine le {deadline}.{holiday}",
+            "Si l'article pose le moindre problème, demandez le remboursement maintenant, photos à l'appui ; "
+            "après cette date il sera trop tard.",
+        ),
+    },
+    "dispute_followup": {
+        "en": (
+            "Dispute: the mediator's waiting period ends today",
+            "The dispute opened on {opened} asked you to wait until {wait_until}.",
+            "Today, attach proof that tracking still shows no delivery (a dated screenshot or this program's "
+            "report). Never close the dispute on a promise; a seller asking you to close it or offering a "
+            "refund outside the platform is a known scam.",
+        ),
+        "fr": (
+            "Litige : la période d'attente du médiateur se termine aujourd'hui",
+            "Le litige ouvert le {opened} vous demandait d'attendre jusqu'au {wait_until}.",
+            "Aujourd'hui, joignez la preuve que le suivi n'indique toujours pas de livraison (capture datée ou "
+            "rapport de ce programme). Ne fermez jamais le litige sur une promesse ; un vendeur qui demande de "
+            "le fermer ou propose un remboursement hors plateforme est une arnaque connue.",
+        ),
+    },
+    "long_wait": {
+        "en": (
+            "Waiting for {age}",
+            "Ordered on {ordered}: {age} without delivery. A parcel this late will probably not arrive.",
+            "Open a \u201cnot received\u201d dispute: at this point it will very likely succeed. Attach the "
+            "tracking history and your messages with the seller.",
+        ),
+        "fr": (
+            "En attente depuis {age}",
+            "Commandé le {ordered} : {age} sans livraison. Un colis aussi en retard n'arrivera probablement pas.",
+            "Ouvrez un litige « non reçu » : à ce stade il a de très bonnes chances d'aboutir. Joignez "
+            "l'historique de suivi et vos échanges avec le vendeur.",
+        ),
+    },
+    "source_failing": {
+        "en": (
+            "Tracking source failing: {carrier}",
+            "{carrier} has been failing since {since} for {tracking}: {error}. Deadline alerts keep working.",
+            "Check the tracking on the carrier's website by hand; if this lasts, check the carrier's API key "
+            "or settings.",
+        ),
+        "fr": (
+            "Source de suivi en échec : {carrier}",
+            "{carrier} échoue depuis le {since} pour {tracking} : {error}. Les alertes d'échéance continuent.",
+            "Vérifiez le suivi à la main sur le site du transporteur ; si cela dure, vérifiez la clé d'API ou "
+            "les réglages du transporteur.",
+        ),
+    },
+}
+
+EVENT_KIND_NAMES = {
+    "en": {
+        "customs_held": "held in customs", "delivery_failed": "delivery failed",
+        "address_problem": "address problem", "returning": "returning to sender",
+        "returned": "returned to sender", "cancelled": "cancelled", "lost": "lost",
+        "damaged": "damaged", "exception": "carrier exception",
+    },
+    "fr": {
+        "customs_held": "retenu en douane", "delivery_failed": "échec de livraison",
+        "address_problem": "problème d'adresse", "returning": "retour à l'expéditeur en cours",
+        "returned": "renvoyé à l'expéditeur", "cancelled": "annulé", "lost": "perdu",
+        "damaged": "endommagé", "exception": "incident transporteur",
+    },
+}
+
+FRAGMENTS = {
+    "en": {
+        "not_set": "not set",
+        "at": " at {where}",
+        "holiday": " Warned {shift} early: {holiday} ({first} to {last}) falls in this period, when Chinese "
+        "sellers answer slowly or not at all.",
+        "refund": " A refund can still be requested until {deadline}.",
+    },
+    "fr": {
+        "not_set": "non renseignée",
+        "at": " à {where}",
+        "holiday": " Alerte avancée de {shift} : {holiday} (du {first} au {last}) tombe dans cette période, "
+        "où les vendeurs chinois répondent lentement ou pas du tout.",
+        "refund": " Un remboursement peut encore être demandé jusqu'au {deadline}.",
+    },
+}
+
+
+def fragment(name: str, lang: str, **params: Any) -> str:
+    """A reusable piece of a message."""
+    return FRAGMENTS[lang][name].format(**params)
+
+
+def render(kind: str, lang: str, **params: Any) -> tuple[str, str, str]:
+    """(title, message, action) for a finding kind in a language."""
+    title, message, action = CATALOG[kind][lang]
+    return title.format(**params), message.format(**params), action.format(**params)

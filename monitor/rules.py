@@ -1,0 +1,381 @@
+"""The buyer's rules as pure functions: (order, tracking history, now, policy) -> findings. No I/O here."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
+from monitor import holidays, messages
+from monitor.durations import format_duration
+from monitor.messages import days, fmt_date, fmt_when
+from monitor.watchlist import Order, Rules
+
+
+class Severity(StrEnum):
+    """How soon the buyer must act."""
+
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: urgent is highest."""
+        return _RANK[self]
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.URGENT: 2}
+
+
+class Kind(StrEnum):
+    """Every finding kind; the values are a stable contract (JSON output, dedupe keys)."""
+
+    TRACKING_MISSING = "tracking_missing"
+    TRACKING_UNKNOWN = "tracking_unknown"
+    STALLED = "stalled"
+    DARK_AFTER_EXPORT = "dark_after_export"
+    PROMISED_PASSED = "promised_passed"
+    PROTECTION_ENDING = "protection_ending"
+    PROTECTION_ENDED = "protection_ended"
+    EXCEPTION = "exception"
+    DELIVERED = "delivered"
+    REFUND_WINDOW_ENDING = "refund_window_ending"
+    DISPUTE_FOLLOWUP = "dispute_followup"
+    LONG_WAIT = "long_wait"
+    SOURCE_FAILING = "source_failing"
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the state knows about an order's tracking number; empty when it has none."""
+
+    carrier: str = ""
+    status: Status | None = None  # None: never answered successfully
+    events: tuple[TrackingEvent, ...] = ()  # oldest first
+    number_since: datetime | None = None  # when the monitor first saw the number
+    failing_since: datetime | None = None
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The effective rules, zone and language for one order."""
+
+    rules: Rules
+    zone: ZoneInfo
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something the buyer should know now, with what to do about it."""
+
+    kind: Kind
+    order_id: str
+    severity: Severity
+    title: str
+    message: str
+    action: str
+    due: datetime | None
+    key: str  # one per episode: the notification log never sends the same key twice
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def as_json(self) -> dict[str, object]:
+        """The `check --json` shape."""
+        return {
+            "order": self.order_id,
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "message": self.message,
+            "action": self.action,
+            "due": self.due.isoformat() if self.due else None,
+        }
+
+
+# A "not received" exception stays relevant even when later scans show movement.
+_STICKY = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST, EventKind.DAMAGED})
+_TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
+_DELIVERED_RELEVANCE = timedelta(days=14)
+
+
+def instant(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """A watchlist date or datetime as an aware instant; a bare date is the start of that day in `zone`."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+    return datetime.combine(value, time(), zone)
+
+
+class _Ctx:
+    """Per-evaluation values shared by the rules, computed once."""
+
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "local_today")
+
+    def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
+        self.order, self.hist, self.rules = order, hist, policy.rules
+        self.now = now.astimezone(UTC)
+        self.zone, self.lang = policy.zone, policy.language
+        self.local_today = self.now.astimezone(self.zone).date()
+        self.delivered_at = _delivered_at(order, hist, policy.zone)
+
+    def local(self, value: datetime) -> datetime:
+        """An instant in the watchlist's zone, for display."""
+        return value.astimezone(self.zone)
+
+    def day(self, value: date | datetime | None) -> str:
+        """A date for a message; 'not set' for a missing one."""
+        if value is None:
+            return messages.fragment("not_set", self.lang)
+        return fmt_date(self.local(value) if isinstance(value, datetime) and value.tzinfo else value, self.lang)
+
+    def age(self, since: datetime) -> str:
+        """Whole days from `since` to now, in words."""
+        return days(max(0, (self.local_today - self.local(since).date()).days), self.lang)
+
+    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None = None, **params: object) -> Finding:
+        """Render a finding's texts in the order's language."""
+        o = self.order
+        title, message, action = messages.render(
+            kind.value, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params
+        )
+        label = " · ".join(p for p in (o.shop, o.item) if p)
+        return Finding(
+            kind, o.id, severity, f"{title} ({label or o.id})", message, action, due,
+            f"{o.id}:{kind.value}{':' + key if key else ''}",
+        )
+
+    def event_params(self, event: TrackingEvent) -> dict[str, str]:
+        """The placeholders that describe one tracking event."""
+        where = messages.fragment("at", self.lang, where=event.location) if event.location else ""
+        return {"last_when": fmt_when(self.local(event.time), self.lang), "last_text": event.description,
+                "last_where": where}
+
+
+def _delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
+    if order.delivered_on is not None:
+        return instant(order.delivered_on, zone)
+    for event in reversed(hist.events):
+        if event.kind is EventKind.DELIVERED:
+            return event.time
+    if hist.status is Status.DELIVERED:
+        return hist.events[-1].time if hist.events else None
+    return None
+
+
+def evaluate(order: Order, hist: History, now: datetime, policy: Policy) -> list[Finding]:
+    """Every finding that holds for this order at `now`."""
+    ctx = _Ctx(order, hist, now, policy)
+    out: list[Finding] = []
+    for rule in _RULES_DELIVERED if ctx.delivered_at is not None else _RULES_OPEN:
+        out.extend(rule(ctx))
+    return out
+
+
+# ---------------------------------------------------------------- rules for parcels not yet received
+
+
+def tracking_missing(c: _Ctx) -> Iterator[Finding]:
+    """No tracking number some days after ordering."""
+    if c.order.tracking:
+        return
+    ordered = instant(c.order.ordered_on, c.zone)
+    if c.now >= ordered + c.rules.tracking_missing_after:
+        yield c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
+
+
+def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
+    """A number the carrier still has no data for, some days after it appeared."""
+    h = c.hist
+    if not c.order.tracking or h.status is None or h.events or h.status is not Status.NOT_FOUND:
+        return
+    since = instant(c.order.tracking_since, c.zone) if c.order.tracking_since else h.number_since
+    if since is not None and c.now >= since + c.rules.tracking_unknown_after:
+        yield c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, age=c.age(since))
+
+
+def stalled(c: _Ctx) -> Iterator[Finding]:
+    """No new event for long; longer allowed while in international transit, with an early 'dark' notice."""
+    h = c.hist
+    if not h.events or (h.status is not None and h.status.is_final):
+        return
+    last = h.events[-1]
+    exported = last.kind is EventKind.EXPORTED
+    quiet = c.now - last.time
+    limit = c.rules.stalled_international_after if exported else c.rules.stalled_after
+    params = c.event_params(last)
+    if exported and quiet >= c.rules.dark_after_export_after:
+        yield c.finding(
+            Kind.DARK_AFTER_EXPORT, Severity.INFO, last.key,
+            promised=c.day(c.order.promised_by),
+            protection=c.day(instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None),
+            **params,
+        )
+    if quiet >= limit:
+        yield c.finding(Kind.STALLED, Severity.WARNING, last.key, age=c.age(last.time), **params)
+
+
+def exceptions(c: _Ctx) -> Iterator[Finding]:
+    """One finding per unusual event (returned, held in customs, failed delivery…), never repeated."""
+    events = c.hist.events
+    last_index = len(events) - 1
+    for i, event in enumerate(events):
+        if event.kind not in EXCEPTION_KINDS:
+            continue
+        superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
+        if event.kind not in _STICKY and superseded:
+            continue  # an old customs hold or failed attempt the parcel has since moved past
+        name = messages.EVENT_KIND_NAMES[c.lang][event.kind.value]
+        yield c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, event_kind=name, **c.event_params(event))
+
+
+def promised_passed(c: _Ctx) -> Iterator[Finding]:
+    """The seller's promised date (the whole day) plus grace has passed."""
+    promised = c.order.promised_by
+    if promised is None:
+        return
+    late_from = instant(promised + timedelta(days=1), c.zone)
+    if c.now >= late_from + c.rules.promised_grace:
+        protection = instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None
+        overdue = days(max(1, (c.local_today - promised).days), c.lang)
+        yield c.finding(
+            Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), due=protection,
+            promised=c.day(promised), overdue=overdue, protection=c.day(protection),
+        )
+
+
+def protection(c: _Ctx) -> Iterator[Finding]:
+    """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended'."""
+    if c.order.protection_ends is None:
+        return
+    deadline = instant(c.order.protection_ends, c.zone)
+    deadline_txt = fmt_when(c.local(deadline), c.lang)
+    stamp = deadline.isoformat()
+    if c.now >= deadline:
+        yield c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, stamp, due=deadline, deadline=deadline_txt)
+        return
+    # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
+    reached = None
+    for step in sorted(c.rules.protection_warn, reverse=True):
+        warn_at, shift = _warn_time(deadline, step, c)
+        if c.now >= warn_at:
+            reached = (step, shift)
+    if reached is None:
+        return
+    step, shift = reached
+    left = deadline - c.now
+    severity = Severity.URGENT if left <= timedelta(days=3) else Severity.WARNING
+    yield c.finding(
+        Kind.PROTECTION_ENDING, severity, f"{stamp}:{format_duration(step)}", due=deadline,
+        deadline=deadline_txt, left=_left(deadline, c), holiday=shift,
+    )
+
+
+def long_wait(c: _Ctx) -> Iterator[Finding]:
+    """So long since the order that the parcel will probably never come."""
+    ordered = instant(c.order.ordered_on, c.zone)
+    if c.now >= ordered + c.rules.long_wait_after:
+        yield c.finding(Kind.LONG_WAIT, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
+
+
+def dispute_followup(c: _Ctx) -> Iterator[Finding]:
+    """On the mediator's date, remind the buyer to attach proof of non-delivery."""
+    d = c.order.dispute
+    if d is None or d.wait_until is None:
+        return
+    start = instant(d.wait_until, c.zone)
+    if c.now >= start:
+        yield c.finding(
+            Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
+            due=instant(d.wait_until + timedelta(days=1), c.zone),
+            opened=c.day(d.opened_on), wait_until=c.day(d.wait_until),
+        )
+
+
+def source_failing(c: _Ctx) -> Iterator[Finding]:
+    """The tracking source has failed for a while: say so once; deadline rules keep running."""
+    since = c.hist.failing_since
+    if since is not None and c.now >= since + c.rules.source_failing_after:
+        yield c.finding(
+            Kind.SOURCE_FAILING, Severity.WARNING, f"{c.hist.carrier}:{since.isoformat()}",
+            since=fmt_when(c.local(since), c.lang), error=c.hist.last_error or "?",
+        )
+
+
+# ---------------------------------------------------------------- rules once the parcel is received
+
+
+def delivered(c: _Ctx) -> Iterator[Finding]:
+    """Inspect before confirming; say how long a refund stays possible."""
+    at = c.delivered_at
+    assert at is not None
+    window = c.order.refund_window
+    if c.now - at > max(window or timedelta(0), _DELIVERED_RELEVANCE):
+        return  # long past: an 'inspect it' alert would only be noise
+    end = at + window if window else None
+    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
+    yield c.finding(Kind.DELIVERED, Severity.INFO, "", due=end, delivered=c.day(at), refund=refund)
+
+
+def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
+    """Warn before the refund window after delivery closes."""
+    if c.delivered_at is None or not c.order.refund_window:
+        return
+    end = c.delivered_at + c.order.refund_window
+    warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c)
+    if warn_at <= c.now < end:
+        yield c.finding(
+            Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), due=end,
+            deadline=fmt_when(c.local(end), c.lang), left=_left(end, c), holiday=shift,
+        )
+
+
+Rule = Callable[[_Ctx], Iterator[Finding]]
+_RULES_OPEN: tuple[Rule, ...] = (
+    tracking_missing, tracking_unknown, stalled, exceptions, promised_passed, protection, dispute_followup,
+    long_wait, source_failing,
+)
+_RULES_DELIVERED: tuple[Rule, ...] = (exceptions, delivered, refund_window_ending)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _warn_time(deadline: datetime, step: timedelta, c: _Ctx) -> tuple[datetime, str]:
+    """When to warn `step` before `deadline`; earlier by the holiday days inside that stretch, and why."""
+    warn_at = deadline - step
+    if not c.rules.holiday_shift:
+        return warn_at, ""
+    local_deadline = c.local(deadline)
+    first = c.local(warn_at).date()
+    last = local_deadline.date() - timedelta(days=1) if local_deadline.timetz() == time(tzinfo=c.zone) else local_deadline.date()
+    if last < first:
+        return warn_at, ""
+    periods = holidays.overlapping(first, last)
+    shift_days = sum(p.overlap_days(first, last) for p in periods)
+    if not shift_days:
+        return warn_at, ""
+    p = periods[0]
+    note = messages.fragment(
+        "holiday", c.lang, shift=days(shift_days, c.lang), holiday=messages.holiday_name(p.name, c.lang),
+        first=fmt_date(p.first, c.lang), last=fmt_date(p.last, c.lang),
+    )
+    return warn_at - timedelta(days=shift_days), note
+
+
+def _left(deadline: datetime, c: _Ctx) -> str:
+    """Time left in words: calendar days in the buyer's zone, or hours within the last day."""
+    left = deadline - c.now
+    if left >= timedelta(days=1):
+        return days((c.local(deadline).date() - c.local_today).days, c.lang)
+    lang = c.lang
+    hours = max(1, int(left.total_seconds() // 3600))
+    unit = ("hour", "hours") if lang == "en" else ("heure", "heures")
+    return f"{hours} {unit[0] if hours == 1 else unit[1]}"
+
+
+def most_urgent(findings: list[Finding]) -> Finding | None:
+    """The finding to show first: highest severity, then the nearest due date."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return min(findings, key=lambda f: (-f.severity.rank, f.due or far), default=None)

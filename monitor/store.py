@@ -1,0 +1,294 @@
+"""SQLite state: every tracking event ever seen, the notification log and the outbox. WAL, crash-safe."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from carriers.errors import CarrierError, NotFoundError, RateLimitedError
+from carriers.model import EventKind, Shipment, Status, TrackingEvent
+from monitor.errors import StateError
+from monitor.rules import Finding, History
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS numbers(
+    order_id TEXT NOT NULL, number TEXT NOT NULL, first_seen TEXT NOT NULL,
+    PRIMARY KEY(order_id, number));
+CREATE TABLE IF NOT EXISTS shipments(
+    carrier TEXT NOT NULL, number TEXT NOT NULL, status TEXT, raw_status TEXT NOT NULL DEFAULT '',
+    estimated_delivery TEXT, last_polled TEXT, last_success TEXT, next_poll TEXT,
+    failing_since TEXT, fail_count INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY(carrier, number));
+CREATE TABLE IF NOT EXISTS events(
+    carrier TEXT NOT NULL, number TEXT NOT NULL, key TEXT NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
+    code TEXT NOT NULL, description TEXT NOT NULL, location TEXT NOT NULL, first_seen TEXT NOT NULL,
+    PRIMARY KEY(carrier, number, key));
+CREATE TABLE IF NOT EXISTS notified(
+    key TEXT PRIMARY KEY, order_id TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+    first_at TEXT NOT NULL, last_at TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS outbox(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, destination TEXT NOT NULL,
+    order_id TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, title TEXT NOT NULL,
+    message TEXT NOT NULL, action TEXT NOT NULL, due TEXT, created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT NOT NULL, sent_at TEXT, last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
+"""
+
+
+def _ts(value: datetime) -> str:
+    """Instants are stored as UTC ISO text, so they sort as text."""
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def default_state_dir() -> Path:
+    """$STATE_DIRECTORY (set by systemd), else the XDG state directory."""
+    if env := os.environ.get("STATE_DIRECTORY"):
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "tracking-monitor"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One notification waiting for (or done with) one destination."""
+
+    id: int
+    key: str
+    destination: str
+    order_id: str
+    kind: str
+    severity: str
+    title: str
+    message: str
+    action: str
+    due: datetime | None
+    created_at: datetime
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentState:
+    """The polling side of a shipment: status and when to ask again."""
+
+    carrier: str
+    number: str
+    status: Status | None
+    last_polled: datetime | None
+    next_poll: datetime | None
+    failing_since: datetime | None
+    last_error: str
+
+
+class Store:
+    """The one place state lives; every write is one transaction."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a notification recorded as sent must survive a power cut, or it would be sent again.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StateError(f"{self.path}: written by a newer tracking-monitor (schema {version})")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.path}: cannot open the state database: {exc}") from None
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot create the state directory: {exc.strerror or exc}") from None
+
+    @classmethod
+    def in_dir(cls, directory: Path) -> Store:
+        """The state file inside a state directory."""
+        return cls(directory / "state.sqlite3")
+
+    def snapshot(self) -> Store:
+        """An in-memory copy: a dry run works on it and the real state stays untouched."""
+        copy = Store(":memory:")
+        self.db.backup(copy.db)
+        return copy
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ tracking numbers and shipments
+
+    def note_numbers(self, pairs: Iterable[tuple[str, str]], now: datetime) -> None:
+        """Remember when each (order, number) pair was first seen."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO numbers(order_id, number, first_seen) VALUES (?, ?, ?)",
+                [(o, n, _ts(now)) for o, n in pairs],
+            )
+
+    def shipment_states(self) -> dict[tuple[str, str], ShipmentState]:
+        """Polling state of every shipment, by (carrier, number)."""
+        rows = self.db.execute(
+            "SELECT carrier, number, status, last_polled, next_poll, failing_since, last_error FROM shipments"
+        )
+        return {
+            (c, n): ShipmentState(c, n, Status(s) if s else None, _dt(lp), _dt(np), _dt(fs), err)
+            for c, n, s, lp, np, fs, err in rows
+        }
+
+    def record_poll(
+        self, carrier: str, results: dict[str, Shipment | CarrierError], now: datetime, next_poll: datetime
+    ) -> int:
+        """Store one poll's answers in one transaction; return how many new events were stored."""
+        new_events = 0
+        with self.transaction() as db:
+            for number, result in results.items():
+                db.execute("INSERT OR IGNORE INTO shipments(carrier, number) VALUES (?, ?)", (carrier, number))
+                if isinstance(result, Shipment):
+                    new_events += self._store_shipment(db, carrier, result, now, next_poll)
+                elif isinstance(result, NotFoundError):
+                    # A clean "unknown number" is an answer, not a failure of the source.
+                    db.execute(
+                        "UPDATE shipments SET status=?, raw_status='', last_polled=?, last_success=?, next_poll=?,"
+                        " failing_since=NULL, fail_count=0, last_error='' WHERE carrier=? AND number=?",
+                        (Status.NOT_FOUND.value, _ts(now), _ts(now), _ts(next_poll), carrier, number),
+                    )
+                else:
+                    retry = next_poll
+                    if isinstance(result, RateLimitedError) and result.retry_after:
+                        retry = max(next_poll, now + timedelta(seconds=result.retry_after))
+                    db.execute(
+                        "UPDATE shipments SET last_polled=?, next_poll=?, failing_since=COALESCE(failing_since, ?),"
+                        " fail_count=fail_count+1, last_error=? WHERE carrier=? AND number=?",
+                        (_ts(now), _ts(retry), _ts(now), _error_text(result), carrier, number),
+                    )
+        return new_events
+
+    def _store_shipment(self, db: sqlite3.Connection, carrier: str, s: Shipment, now: datetime, nxt: datetime) -> int:
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO events(carrier, number, key, time, kind, code, description, location, first_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(carrier, s.number, e.key, _ts(e.time), e.kind.value, e.code, e.description, e.location, _ts(now))
+             for e in s.events],
+        )
+        added = db.total_changes - before
+        # Final shipments (delivered, returned) are not polled again; deadline rules keep running.
+        db.execute(
+            "UPDATE shipments SET status=?, raw_status=?, estimated_delivery=?, last_polled=?, last_success=?,"
+            " next_poll=?, failing_since=NULL, fail_count=0, last_error='' WHERE carrier=? AND number=?",
+            (s.status.value, s.raw_status, s.estimated_delivery.isoformat() if s.estimated_delivery else None,
+             _ts(now), _ts(now), None if s.status.is_final else _ts(nxt), carrier, s.number),
+        )
+        return added
+
+    def histories(self, wanted: Sequence[tuple[str, str, str]]) -> dict[str, History]:
+        """History per order id for (order_id, carrier, number) triples, read in three queries."""
+        states = self.shipment_states()
+        since = {(o, n): _dt(t) for o, n, t in self.db.execute("SELECT order_id, number, first_seen FROM numbers")}
+        events: dict[tuple[str, str], list[TrackingEvent]] = {}
+        for c, n, t, k, code, text, loc in self.db.execute(
+            "SELECT carrier, number, time, kind, code, description, location FROM events ORDER BY time"
+        ):
+            events.setdefault((c, n), []).append(
+                TrackingEvent(datetime.fromisoformat(t), _kind(k), text, loc, code, c)
+            )
+        out = {}
+        for order_id, carrier, number in wanted:
+            st = states.get((carrier, number))
+            out[order_id] = History(
+                carrier=carrier,
+                status=st.status if st else None,
+                events=tuple(events.get((carrier, number), ())),
+                number_since=since.get((order_id, number)),
+                failing_since=st.failing_since if st else None,
+                last_error=st.last_error if st else "",
+            )
+        return out
+
+    # ------------------------------------------------------------ notification log and outbox
+
+    def enqueue(self, findings: Sequence[Finding], destinations: Sequence[str], now: datetime) -> list[Finding]:
+        """Record findings not notified before, with one outbox row per destination; return the new ones."""
+        new: list[Finding] = []
+        with self.transaction() as db:
+            for f in findings:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO notified(key, order_id, kind, severity, first_at, last_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (f.key, f.order_id, f.kind.value, f.severity.value, _ts(now), _ts(now)),
+                )
+                if not cur.rowcount:
+                    continue  # this episode was already notified, maybe before a restart
+                new.append(f)
+                db.executemany(
+                    "INSERT INTO outbox(key, destination, order_id, kind, severity, title, message, action, due,"
+                    " created_at, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(f.key, d, f.order_id, f.kind.value, f.severity.value, f.title, f.message, f.action,
+                      _ts(f.due) if f.due else None, _ts(now), _ts(now)) for d in destinations],
+                )
+        return new
+
+    def notified_keys(self) -> set[str]:
+        """Every finding key already notified."""
+        return {k for (k,) in self.db.execute("SELECT key FROM notified")}
+
+    def pending(self, now: datetime) -> list[OutboxRow]:
+        """Outbox rows due for a (re)try, oldest first."""
+        rows = self.db.execute(
+            "SELECT id, key, destination, order_id, kind, severity, title, message, action, due, created_at,"
+            " attempts, last_error FROM outbox WHERE sent_at IS NULL AND next_attempt <= ? ORDER BY id",
+            (_ts(now),),
+        )
+        return [OutboxRow(*r[:9], _dt(r[9]), _dt(r[10]), r[11], r[12]) for r in rows]  # type: ignore[arg-type]
+
+    def mark_sent(self, row_id: int, now: datetime) -> None:
+        """The destination confirmed this row."""
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error='' WHERE id=?", (_ts(now), row_id))
+
+    def mark_failed(self, row_id: int, error: str, retry_at: datetime) -> None:
+        """The destination failed; try again at `retry_at`."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt=? WHERE id=?",
+                (error[:500], _ts(retry_at), row_id),
+            )
+
+    def integrity_ok(self) -> bool:
+        """PRAGMA integrity_check says ok."""
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _kind(value: str) -> EventKind:
+    try:
+        return EventKind(value)
+    except ValueError:  # a newer version wrote a kind this one does not know
+        return EventKind.UNKNOWN
+
+
+def _error_text(err: CarrierError) -> str:
+    """The error as a log-safe line (adapters never put keys in messages)."""
+    return str(err.args[0] if err.args else type(err).__name__)[:300]
