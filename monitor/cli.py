@@ -74,17 +74,21 @@ def _parse_now(text: str | None, app: App) -> datetime:
     return instant(value, app.watchlist.monitor.zone).astimezone(UTC)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tracking-monitor {__version__}")
+        raise typer.Exit(0)
+
+
 @cli.callback()
 def main(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Watchlist file (else $TRACKING_MONITOR_CONFIG, else /etc/tracking-monitor/config.toml).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     """Watch cross-border orders and get told before a buyer-protection deadline passes."""
-    if version:
-        typer.echo(f"tracking-monitor {__version__}")
-        raise typer.Exit(0)
     _setup_logging(verbose)
     ctx.obj = Opts(config, verbose)
 

@@ -223,6 +223,8 @@ def exceptions(c: _Ctx) -> Iterator[Finding]:
     for i, event in enumerate(events):
         if event.kind not in EXCEPTION_KINDS:
             continue
+        if c.delivered_at is not None and event.time <= c.delivered_at:
+            continue  # the parcel arrived after all: an earlier hitch is no longer news
         superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
             continue  # an old customs hold or failed attempt the parcel has since moved past

@@ -1,0 +1,42 @@
+"""Shared builders for tests: a fake carrier driven by the test, and an App without a file."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from carriers.base import Carrier, CarrierSettings, FetchResult
+from carriers.errors import CarrierError, NotFoundError
+from carriers.model import Shipment
+from monitor.config import TERMINAL, App
+from monitor.watchlist import Watchlist
+
+UTC = timezone.utc
+
+
+class ScriptedCarrier(Carrier):
+    """A carrier whose answers the test sets in `answers`; it records every call."""
+
+    id = "fake"
+    label = "Fake"
+    max_batch = 3
+    needs_credentials = False
+
+    def __init__(self) -> None:
+        super().__init__(CarrierSettings(), clock=lambda: datetime.now(UTC))
+        self.answers: dict[str, Shipment | CarrierError] = {}
+        self.calls: list[list[str]] = []
+
+    async def fetch(self, numbers: Sequence[str]) -> FetchResult:
+        """Answer from `answers`; unknown numbers are not found."""
+        self.calls.append(list(numbers))
+        return {n: self.answers.get(n, NotFoundError("unknown", carrier=self.id, number=n)) for n in numbers}
+
+
+def make_app(data: dict[str, Any], carrier: Carrier | None = None, destinations: dict[str, str | None] | None = None,
+             path: Path = Path("watchlist.toml")) -> App:
+    """An App from a watchlist dict, with the given carrier as its only source."""
+    wl = Watchlist.model_validate(data)
+    carriers = {carrier.id: carrier} if carrier else {}
+    return App(path, wl, carriers, {}, destinations or {TERMINAL: None})

@@ -1,0 +1,180 @@
+"""The command line as a user meets it: the example watchlist, exit codes, JSON output, the daemon."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.config import load_app
+from monitor.daemon import Daemon
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+NOW = "2026-11-21T10:00"
+ALL_KINDS = {
+    "tracking_missing", "tracking_unknown", "stalled", "dark_after_export", "promised_passed", "protection_ending",
+    "protection_ended", "exception", "delivered", "refund_window_ending", "dispute_followup", "long_wait",
+    "source_failing",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    for var in ("TRACKING_MONITOR_CONFIG", "TRACKING_MONITOR_NOTIFY_URLS", "TRACKING_MONITOR_SECRETS_DIR",
+                "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(var, raising=False)
+    return state
+
+
+def invoke(*args: str, config: Path | None = EXAMPLE):  # type: ignore[no-untyped-def]
+    pre = ["--config", str(config)] if config else []
+    return CliRunner().invoke(cli, [*pre, *args])
+
+
+def test_first_check_shows_every_kind_then_nothing() -> None:
+    """The example shows every finding kind on a first run; a second check right after prints []."""
+    first = invoke("check", "--now", NOW, "--json")
+    assert first.exit_code == 0, first.output
+    found = json.loads(first.stdout)
+    assert {f["kind"] for f in found} == ALL_KINDS
+    assert all(set(f) == {"order", "kind", "severity", "message", "action", "due"} for f in found)
+    assert "[URGENT]" in first.stderr  # terminal alerts moved to stderr under --json
+    second = invoke("check", "--now", NOW, "--json")
+    assert second.exit_code == 0 and json.loads(second.stdout) == []
+
+
+def test_dry_run_records_nothing() -> None:
+    """--dry-run shows what would be sent and leaves the state as it was."""
+    dry = invoke("check", "--now", NOW, "--dry-run", "--json")
+    assert {f["kind"] for f in json.loads(dry.stdout)} == ALL_KINDS
+    assert "[URGENT]" not in dry.stderr  # nothing was sent
+    real = invoke("check", "--now", NOW, "--json")
+    assert len(json.loads(real.stdout)) == len(json.loads(dry.stdout))
+
+
+def test_alerts_print_to_the_terminal_without_urls() -> None:
+    """With no notification URL, a plain check prints the alerts on stdout."""
+    result = invoke("check", "--now", NOW)
+    assert result.exit_code == 0
+    assert "[URGENT] Buyer protection ends in 3 days (AliExpress · USB-C hub)" in result.stdout
+    assert "What to do: Open a dispute now" in result.stdout
+
+
+def test_french(tmp_path: Path) -> None:
+    """language = "fr" gives French alerts."""
+    cfg = tmp_path / "fr.toml"
+    cfg.write_text(EXAMPLE.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8")
+    found = json.loads(invoke("check", "--now", NOW, "--json", config=cfg).stdout)
+    by_kind = {f["kind"]: f for f in found}
+    assert "aucun numéro de suivi" in by_kind["tracking_missing"]["message"]
+    assert by_kind["protection_ending"]["action"].startswith("Ouvrez un litige maintenant")
+
+
+def test_now_moves_time() -> None:
+    """--now previews another day: a week later, the 3-day protection step has become 'ended'."""
+    later = json.loads(invoke("check", "--now", "2026-11-28T10:00", "--json", "--dry-run").stdout)
+    assert ("8181000000000006", "protection_ended") in {(f["order"], f["kind"]) for f in later}
+
+
+def test_status_lists_every_order() -> None:
+    """status: one row per order, with the most urgent finding."""
+    invoke("check", "--now", NOW, "--json")
+    rows = json.loads(invoke("status", "--now", NOW, "--json").stdout)
+    assert len(rows) == 11
+    hub = next(r for r in rows if r["order"] == "8181000000000006")
+    assert hub["days_to_protection_end"] == 3 and hub["top_finding"]["kind"] == "protection_ending"
+    assert next(r for r in rows if r["order"] == "AB-77120")["status"] == "failing"
+    text = invoke("status", "--now", NOW)
+    assert text.exit_code == 0 and len(text.stdout.strip().splitlines()) == 11
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["validate"], 0, "ok, 11 orders"),
+        (["check", "--now", "next tuesday"], 2, "--now: expected an ISO date"),
+        (["frobnicate"], 2, "No such command"),
+        (["check", "--bogus"], 2, "No such option"),
+        (["--version"], 0, "tracking-monitor "),
+    ],
+)
+def test_exit_codes(args: list[str], code: int, says: str) -> None:
+    """0 ok, 2 bad config or usage."""
+    result = invoke(*args)
+    assert result.exit_code == code and says in result.output
+
+
+def test_config_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """$TRACKING_MONITOR_CONFIG is used without --config; a missing default file is a clear exit 2."""
+    monkeypatch.setenv("TRACKING_MONITOR_CONFIG", str(EXAMPLE))
+    assert invoke("validate", config=None).exit_code == 0
+    monkeypatch.setenv("TRACKING_MONITOR_CONFIG", str(tmp_path / "nope.toml"))
+    missing = invoke("validate", config=None)
+    assert missing.exit_code == 2 and "nope.toml: no such file" in missing.stderr
+
+
+def test_notify_urls_from_environment_and_secret_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Notification URLs may come from the environment or a secrets directory instead of the TOML."""
+    monkeypatch.setenv("TRACKING_MONITOR_NOTIFY_URLS", "ntfy://ntfy.sh/a-topic")
+    secrets = tmp_path / "creds"
+    secrets.mkdir()
+    (secrets / "notify_urls").write_text("json://localhost/hook\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(secrets))
+    app = load_app(EXAMPLE, lambda: datetime.now(timezone.utc))
+    assert sorted(u for u in app.destinations.values() if u) == ["ntfy://ntfy.sh/a-topic"]
+    monkeypatch.delenv("TRACKING_MONITOR_NOTIFY_URLS")
+    app = load_app(EXAMPLE, lambda: datetime.now(timezone.utc))
+    assert list(app.destinations.values()) == ["json://localhost/hook"]
+
+
+async def test_daemon_picks_up_watchlist_edits(tmp_path: Path) -> None:
+    """An edited date is used on the next tick without a restart; a broken edit keeps the last good file."""
+    cfg = tmp_path / "w.toml"
+    base = '[monitor]\ntimezone = "UTC"\n[[orders]]\nid = "A"\nordered_on = 2026-11-01\ntracking = "DEMO-TRANSIT"\n'
+    cfg.write_text(base + "protection_ends = 2026-12-30\n")
+    now = datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
+    daemon = Daemon(cfg, lambda: now)
+    await daemon.tick()
+    cfg.write_text(base + "protection_ends = 2026-11-23\n")
+    os.utime(cfg, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    await daemon.tick()
+    assert daemon.app.watchlist.orders[0].protection_ends.isoformat() == "2026-11-23"
+    assert "A:protection_ending:2026-11-23T00:00:00+00:00:3d" in daemon.store.notified_keys()
+    cfg.write_text(base + "protection_ends = 23/11/2026\n")
+    os.utime(cfg, ns=(time.time_ns(), time.time_ns() + 2_000_000))
+    await daemon.tick()
+    assert daemon.app.watchlist.orders[0].protection_ends.isoformat() == "2026-11-23"
+    daemon.store.close()
+
+
+def test_daemon_runs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`run` prints the example's alerts within seconds and exits 0 on SIGTERM."""
+    env = {**os.environ, "STATE_DIRECTORY": str(tmp_path / "d")}
+    exe = [sys.executable, "-c", "from monitor.cli import entry; entry()"]
+    proc = subprocess.Popen([*exe, "--config", str(EXAMPLE), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        lines: list[str] = []
+        # select() so a daemon that prints nothing fails the test instead of hanging it
+        while time.monotonic() < deadline and not any(x.startswith("[URGENT]") for x in lines):
+            if select.select([proc.stdout], [], [], 1)[0]:
+                lines.append(proc.stdout.readline())  # type: ignore[union-attr]
+        assert any(line.startswith("[URGENT]") for line in lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert "stopped" in proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        proc.kill()
