@@ -33,6 +33,11 @@ def fmt_when(value: datetime, lang: str) -> str:
     """A date with the time when it is not midnight."""
     if (value.hour, value.minute) == (0, 0):
         return fmt_date(value, lang)
+    return fmt_deadline(value, lang)
+
+
+def fmt_deadline(value: datetime, lang: str) -> str:
+    """A deadline always with its time, so "ends on 16 Dec at 00:00" cannot be read as "during 16 Dec"."""
     return f"{fmt_date(value, lang)} {'at' if lang == 'en' else 'à'} {value:%H:%M}"
 
 
@@ -96,15 +101,13 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "Tracked only to the border so far",
             "The last event ({last_when}) is \u201c{last_text}\u201d{last_where}: the parcel left the origin country "
             "and the carrier shows nothing since. Cheap parcels often go dark until they reach the destination.",
-            "Nothing to do yet; keep an eye on the promised date ({promised}) and the end of buyer protection "
-            "({protection}).",
+            "{watch}",
         ),
         "fr": (
             "Suivi seulement jusqu'à la frontière pour l'instant",
             "Le dernier événement ({last_when}) est « {last_text} »{last_where} : le colis a quitté le pays "
             "d'origine et le transporteur n'affiche plus rien depuis. C'est courant pour les envois économiques.",
-            "Rien à faire pour l'instant ; surveillez la date promise ({promised}) et la fin de la protection "
-            "acheteur ({protection}).",
+            "{watch}",
         ),
     },
     "promised_passed": {
@@ -200,16 +203,16 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     },
     "dispute_followup": {
         "en": (
-            "Dispute: the mediator's waiting period ends today",
-            "The dispute opened on {opened} asked you to wait until {wait_until}.",
-            "Today, attach proof that tracking still shows no delivery (a dated screenshot or this program's "
+            "Dispute: time to send proof to the mediator",
+            "{opened}The mediator asked you to wait until {wait_until}; that day has come.",
+            "Now, attach proof that tracking still shows no delivery (a dated screenshot or this program's "
             "report). Never close the dispute on a promise; a seller asking you to close it or offering a "
             "refund outside the platform is a known scam.",
         ),
         "fr": (
-            "Litige : la période d'attente du médiateur se termine aujourd'hui",
-            "Le litige ouvert le {opened} vous demandait d'attendre jusqu'au {wait_until}.",
-            "Aujourd'hui, joignez la preuve que le suivi n'indique toujours pas de livraison (capture datée ou "
+            "Litige : le moment d'envoyer la preuve au médiateur",
+            "{opened}Le médiateur vous a demandé d'attendre jusqu'au {wait_until} ; ce jour est arrivé.",
+            "Maintenant, joignez la preuve que le suivi n'indique toujours pas de livraison (capture datée ou "
             "rapport de ce programme). Ne fermez jamais le litige sur une promesse ; un vendeur qui demande de "
             "le fermer ou propose un remboursement hors plateforme est une arnaque connue.",
         ),
@@ -263,23 +266,54 @@ FRAGMENTS = {
     "en": {
         "not_set": "not set",
         "at": " at {where}",
-        "holiday": " Warned {shift} early: {holiday} ({first} to {last}) falls in this period, when Chinese "
-        "sellers answer slowly or not at all.",
+        "holiday": " Warned {shift} early: {holidays} fall in this period, when Chinese sellers answer slowly "
+        "or not at all.",
+        "span": "{name} ({first} to {last})",
+        "day": "{name} ({first})",
+        "and": " and ",
+        "watch": "Nothing to do yet; keep an eye on {what}.",
+        "watch_promised": "the promised date ({date})",
+        "watch_protection": "the end of buyer protection ({date})",
+        "watch_none": "the order's dates",
+        "opened": "The dispute was opened on {date}. ",
         "refund": " A refund can still be requested until {deadline}.",
     },
     "fr": {
         "not_set": "non renseignée",
         "at": " à {where}",
-        "holiday": " Alerte avancée de {shift} : {holiday} (du {first} au {last}) tombe dans cette période, "
-        "où les vendeurs chinois répondent lentement ou pas du tout.",
+        "holiday": " Alerte avancée de {shift} : {holidays} tombent dans cette période, où les vendeurs chinois "
+        "répondent lentement ou pas du tout.",
+        "span": "{name} (du {first} au {last})",
+        "day": "{name} (le {first})",
+        "and": " et ",
+        "watch": "Rien à faire pour l'instant ; surveillez {what}.",
+        "watch_promised": "la date promise ({date})",
+        "watch_protection": "la fin de la protection acheteur ({date})",
+        "watch_none": "les dates de la commande",
+        "opened": "Le litige a été ouvert le {date}. ",
         "refund": " Un remboursement peut encore être demandé jusqu'au {deadline}.",
     },
 }
 
 
-def fragment(name: str, lang: str, **params: Any) -> str:
+def holiday_span(name: str, first: date, last: date, lang: str) -> str:
+    """'National Day (1 Oct 2026 to 7 Oct 2026)', or one date for a one-day holiday."""
+    name = holiday_name(name, lang)
+    if first == last:
+        return fragment("day", lang, name=name, first=fmt_date(first, lang))
+    return fragment("span", lang, name=name, first=fmt_date(first, lang), last=fmt_date(last, lang))
+
+
+def join(parts: list[str], lang: str) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(parts) < 2:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + fragment("and", lang) + parts[-1]
+
+
+def fragment(piece: str, lang: str, /, **params: Any) -> str:
     """A reusable piece of a message."""
-    return FRAGMENTS[lang][name].format(**params)
+    return FRAGMENTS[lang][piece].format(**params)
 
 
 def render(kind: str, lang: str, **params: Any) -> tuple[str, str, str]:

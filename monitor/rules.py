@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
 from monitor import holidays, messages
 from monitor.durations import format_duration
-from monitor.messages import days, fmt_date, fmt_when
+from monitor.messages import days, fmt_date, fmt_deadline, fmt_when
 from monitor.watchlist import Order, Rules
 
 
@@ -118,7 +118,9 @@ class _Ctx:
         self.now = now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         self.local_today = self.now.astimezone(self.zone).date()
-        self.delivered_at = _delivered_at(order, hist, policy.zone)
+        delivered_at = _delivered_at(order, hist, policy.zone)
+        # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
+        self.delivered_at = delivered_at if delivered_at is not None and delivered_at <= self.now else None
 
     def local(self, value: datetime) -> datetime:
         """An instant in the watchlist's zone, for display."""
@@ -208,8 +210,7 @@ def stalled(c: _Ctx) -> Iterator[Finding]:
     if exported and quiet >= c.rules.dark_after_export_after:
         yield c.finding(
             Kind.DARK_AFTER_EXPORT, Severity.INFO, last.key,
-            promised=c.day(c.order.promised_by),
-            protection=c.day(instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None),
+            watch=_watch(c),
             **params,
         )
     if quiet >= limit:
@@ -223,8 +224,8 @@ def exceptions(c: _Ctx) -> Iterator[Finding]:
     for i, event in enumerate(events):
         if event.kind not in EXCEPTION_KINDS:
             continue
-        if c.delivered_at is not None and event.time <= c.delivered_at:
-            continue  # the parcel arrived after all: an earlier hitch is no longer news
+        if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not EventKind.DAMAGED:
+            continue  # the parcel arrived after all: an earlier hitch is no longer news, unless it was damaged
         superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
             continue  # an old customs hold or failed attempt the parcel has since moved past
@@ -252,7 +253,7 @@ def protection(c: _Ctx) -> Iterator[Finding]:
     if c.order.protection_ends is None:
         return
     deadline = instant(c.order.protection_ends, c.zone)
-    deadline_txt = fmt_when(c.local(deadline), c.lang)
+    deadline_txt = fmt_deadline(c.local(deadline), c.lang)
     stamp = deadline.isoformat()
     if c.now >= deadline:
         yield c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, stamp, due=deadline, deadline=deadline_txt)
@@ -266,8 +267,8 @@ def protection(c: _Ctx) -> Iterator[Finding]:
     if reached is None:
         return
     step, shift = reached
-    left = deadline - c.now
-    severity = Severity.URGENT if left <= timedelta(days=3) else Severity.WARNING
+    # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
+    severity = Severity.URGENT if (c.local(deadline).date() - c.local_today).days <= 3 else Severity.WARNING
     yield c.finding(
         Kind.PROTECTION_ENDING, severity, f"{stamp}:{format_duration(step)}", due=deadline,
         deadline=deadline_txt, left=_left(deadline, c), holiday=shift,
@@ -291,7 +292,8 @@ def dispute_followup(c: _Ctx) -> Iterator[Finding]:
         yield c.finding(
             Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
             due=instant(d.wait_until + timedelta(days=1), c.zone),
-            opened=c.day(d.opened_on), wait_until=c.day(d.wait_until),
+            opened=messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else "",
+            wait_until=c.day(d.wait_until),
         )
 
 
@@ -329,7 +331,7 @@ def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
     if warn_at <= c.now < end:
         yield c.finding(
             Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), due=end,
-            deadline=fmt_when(c.local(end), c.lang), left=_left(end, c), holiday=shift,
+            deadline=fmt_deadline(c.local(end), c.lang), left=_left(end, c), holiday=shift,
         )
 
 
@@ -358,18 +360,26 @@ def _warn_time(deadline: datetime, step: timedelta, c: _Ctx) -> tuple[datetime, 
     shift_days = sum(p.overlap_days(first, last) for p in periods)
     if not shift_days:
         return warn_at, ""
-    p = periods[0]
-    note = messages.fragment(
-        "holiday", c.lang, shift=days(shift_days, c.lang), holiday=messages.holiday_name(p.name, c.lang),
-        first=fmt_date(p.first, c.lang), last=fmt_date(p.last, c.lang),
-    )
+    named = messages.join([messages.holiday_span(p.name, p.first, p.last, c.lang) for p in periods], c.lang)
+    note = messages.fragment("holiday", c.lang, shift=days(shift_days, c.lang), holidays=named)
     return warn_at - timedelta(days=shift_days), note
+
+
+def _watch(c: _Ctx) -> str:
+    """'Keep an eye on …' naming only the dates the order has."""
+    o, lang = c.order, c.lang
+    what = []
+    if o.promised_by:
+        what.append(messages.fragment("watch_promised", lang, date=c.day(o.promised_by)))
+    if o.protection_ends:
+        what.append(messages.fragment("watch_protection", lang, date=c.day(instant(o.protection_ends, c.zone))))
+    return messages.fragment("watch", lang, what=messages.join(what, lang) or messages.fragment("watch_none", lang))
 
 
 def _left(deadline: datetime, c: _Ctx) -> str:
     """Time left in words: calendar days in the buyer's zone, or hours within the last day."""
     left = deadline - c.now
-    if left >= timedelta(days=1):
+    if left >= timedelta(hours=23):  # a day of 23 hours (DST starts) is still "1 day"
         return days((c.local(deadline).date() - c.local_today).days, c.lang)
     lang = c.lang
     hours = max(1, int(left.total_seconds() // 3600))
