@@ -1,34 +1,89 @@
 """The TOML watchlist: parsed, validated and typed, with errors that name file:line and the field."""
 from __future__ import annotations
 
+import ast
 import difflib
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     create_model,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from carriers.detect import normalize
-from monitor.durations import parse_duration
+from monitor.durations import HINT as DURATION_HINT
+from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, Problem
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+DATE_HINT = "a date like 2026-12-16 (or a date and time like 2026-12-16T18:00:00)"
+DAY_HINT = "a date like 2026-12-16 (a day, without a time)"
 
-DATE_HINT = "a date like 2026-12-16 (or a date and time like 2026-12-16T18:00)"
+
+def _q(text: str) -> str:
+    """Text as the user would write it in TOML: in double quotes."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _describe(value: object) -> str:
+    """A value as it looks in the TOML file, not as Python prints it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return _q(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, (date, time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _kind(value: object) -> str:
+    """What sort of value this is, without showing it (for places that may hold secrets)."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (date, time)):
+        return "a date or time"
+    return _describe(value) if isinstance(value, (Mapping, list, tuple)) else "a value"
+
+
+def _duration(value: object) -> timedelta:
+    """parse_duration, with the value shown as it is written in the file."""
+    try:
+        return parse_duration(value)
+    except ValueError:
+        pass
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"expected {DURATION_HINT}; a duration cannot be negative, got {_describe(value)}")
+    quoted = "" if isinstance(value, str) else " in quotes"
+    raise ValueError(f"expected {DURATION_HINT}{quoted}, got {_describe(value)}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 def _parse_when(value: object) -> date | datetime:
@@ -41,11 +96,40 @@ def _parse_when(value: object) -> date | datetime:
             return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
             pass
-    raise ValueError(f"expected {DATE_HINT}, got {value!r}")
+    raise ValueError(f"expected {DATE_HINT}, got {_describe(value)}")
+
+
+def _parse_day(value: object) -> date:
+    """A day only: a time of day would be silently dropped, so one other than midnight is refused."""
+    try:
+        when = _parse_when(value)
+    except ValueError:
+        raise ValueError(f"expected {DAY_HINT}, got {_describe(value)}") from None
+    if not isinstance(when, datetime):
+        return when
+    if when.time() == time(0) and when.tzinfo is None:
+        return when.date()
+    raise ValueError(f"expected {DAY_HINT}, got {_describe(value)}")
 
 
 When = Annotated[date | datetime, BeforeValidator(_parse_when)]
-Day = Annotated[date, BeforeValidator(_parse_when)]
+Day = Annotated[date, BeforeValidator(_parse_day)]
+
+# The checks below raise errors of this type, whose message is already the finished sentence.
+_BAD = "watchlist_value"
+_Found = list[tuple[tuple[str | int, ...], str, Any]]  # (location, message, the value at fault)
+
+
+def _detail(loc: tuple[str | int, ...], message: str, value: Any, kind: str = _BAD, ctx: dict[str, Any] | None = None,
+            ) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, "{message}", {**(ctx or {}), "message": message}),
+                            loc=loc, input=value)
+
+
+def _invalid(found: _Found, title: str, exc: ValidationError | None = None) -> ValidationError:
+    """One error per found problem, each on its own field; `exc`'s errors are kept so none hides another."""
+    kept = [_detail(e["loc"], e["msg"], e.get("input"), e["type"], e.get("ctx")) for e in (exc.errors() if exc else [])]
+    return ValidationError.from_exception_data(title, kept + [_detail(loc, msg, value) for loc, msg, value in found])
 
 
 def _local_zone_name() -> str:
@@ -77,15 +161,15 @@ class MonitorSection(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
-            hint = f'; did you mean "{close[0]}"?' if close else ' (an IANA name like "Europe/Paris")'
-            raise ValueError(f"unknown time zone {value!r}{hint}") from None
+            hint = f"; did you mean {_q(close[0])}?" if close else ' (expected an IANA name like "Europe/Paris")'
+            raise ValueError(f"unknown time zone {_q(value)}{hint}") from None
         return value
 
     @field_validator("poll_interval")
     @classmethod
     def _sane_interval(cls, value: timedelta) -> timedelta:
         if value < timedelta(minutes=5):
-            raise ValueError("must be at least 5m: carriers throttle or ban faster polling")
+            raise ValueError(f'expected at least "5m" (carriers throttle or ban faster polling), got {_q(format_duration(value))}')
         return value
 
     @property
@@ -94,18 +178,27 @@ class MonitorSection(_Section):
         return ZoneInfo(self.timezone)
 
 
+def _apprise_url(url: str) -> str:
+    # The URL may hold a password or token: the message names the mistake, never the URL.
+    if "://" not in url:
+        raise ValueError('expected an Apprise URL like "ntfy://ntfy.sh/topic"; this one has no "scheme://" part')
+    return url
+
+
 class NotifySection(_Section):
     """`[notify]`: where alerts go; no URL at all prints them to the terminal."""
 
-    urls: list[str] = []
+    urls: list[Annotated[str, AfterValidator(_apprise_url)]] = []
 
-    @field_validator("urls")
-    @classmethod
-    def _urls_have_scheme(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if "://" not in url:
-                raise ValueError(f'{url!r} is not an Apprise URL (expected something like "ntfy://ntfy.sh/topic")')
-        return urls
+
+def _distinct_steps(steps: list[timedelta]) -> list[timedelta]:
+    """protection_warn: each step once, largest first."""
+    seen: set[timedelta] = set()
+    for step in steps:
+        if step in seen:
+            raise ValueError(f"{_q(format_duration(step))} is given twice; expected each step only once, like [\"7d\", \"3d\", \"1d\"]")
+        seen.add(step)
+    return sorted(steps, reverse=True)
 
 
 class Rules(_Section):
@@ -126,9 +219,7 @@ class Rules(_Section):
     @field_validator("protection_warn")
     @classmethod
     def _steps(cls, steps: list[timedelta]) -> list[timedelta]:
-        if len(set(steps)) != len(steps):
-            raise ValueError("each step may appear only once")
-        return sorted(steps, reverse=True)
+        return _distinct_steps(steps)
 
 
 RULE_KEYS = tuple(Rules.model_fields)
@@ -153,8 +244,19 @@ class Dispute(_Section):
     @model_validator(mode="after")
     def _order(self) -> Dispute:
         if self.opened_on and self.wait_until and self.wait_until < self.opened_on:
-            raise ValueError(f"wait_until {self.wait_until} is before opened_on {self.opened_on}")
+            raise _invalid([(("wait_until",), f"{self.wait_until} is before opened_on {self.opened_on}; "
+                             "expected the same day or later", self.wait_until)], "Dispute")
         return self
+
+
+def _order_id(value: object) -> object:
+    """An order id as text: marketplace order numbers are digits, and an unquoted one is the same id."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+_TRACKING = re.compile(r"[A-Z0-9\-]{4,40}")
 
 
 class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
@@ -176,12 +278,10 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: object) -> object:
-        # Marketplace order numbers are digits; an unquoted one is still the same id.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip() if isinstance(value, str) else value
+        value = _order_id(value)
+        if value == "":
+            raise ValueError("must not be empty; expected the marketplace's order number in quotes")
+        return value
 
     @field_validator("tracking")
     @classmethod
@@ -189,8 +289,10 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
         if value is None:
             return None
         number = normalize(value)
-        if number and not re.fullmatch(r"[A-Z0-9\-]{4,40}", number):
-            raise ValueError(f"{value!r} does not look like a tracking number (letters and digits, 4 to 40)")
+        if number and not _TRACKING.fullmatch(number):
+            bad = "".join(dict.fromkeys(c for c in number if not re.fullmatch(r"[A-Z0-9\-]", c)))
+            why = f"has characters a tracking number cannot have ({' '.join(bad)})" if bad else f"is {len(number)} characters long"
+            raise ValueError(f"{_q(value)} {why}; expected 4 to 40 letters, digits or dashes")
         return number or None
 
     @field_validator("carrier")
@@ -202,16 +304,24 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
             return value
         choices = ["auto", *sorted(known)]
         close = difflib.get_close_matches(value, choices, n=1)
-        hint = f'; did you mean "{close[0]}"?' if close else f" (one of: {', '.join(choices)})"
-        raise ValueError(f"unknown carrier {value!r}{hint}")
+        hint = f"; did you mean {_q(close[0])}?" if close else f" (expected one of: {', '.join(map(_q, choices))})"
+        raise ValueError(f"unknown carrier {_q(value)}{hint}")
+
+    @field_validator("protection_warn")
+    @classmethod
+    def _steps(cls, steps: list[timedelta] | None) -> list[timedelta] | None:
+        return None if steps is None else _distinct_steps(steps)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Order:
         start = _day(self.ordered_on)
-        for name in ("promised_by", "protection_ends", "delivered_on", "tracking_since"):
+        found: _Found = []
+        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on"):
             value = getattr(self, name)
             if value is not None and _day(value) < start:
-                raise ValueError(f"{name} {_day(value)} is before ordered_on {start}")
+                found.append(((name,), f"{_day(value)} is before ordered_on {start}; expected the order date or later", value))
+        if found:
+            raise _invalid(found, "Order")
         return self
 
     def rules(self, base: Rules) -> Rules:
@@ -224,6 +334,21 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _repeated_ids(raw: object) -> _Found:
+    """Order ids used twice, read from the raw list so a broken order elsewhere does not hide them."""
+    found: _Found = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        oid = _order_id(item.get("id")) if isinstance(item, Mapping) else None
+        if not isinstance(oid, str) or not oid:
+            continue
+        if oid in first:
+            found.append(((i, "id"), f"{_q(oid)} is already the id of orders[{first[oid]}]; expected each order's id only once", oid))
+        else:
+            first[oid] = i
+    return found
+
+
 class Watchlist(_Section):
     """The whole file."""
 
@@ -233,27 +358,35 @@ class Watchlist(_Section):
     carriers: dict[str, dict[str, Any]] = {}
     orders: list[Order] = []
 
-    @field_validator("orders")
+    @field_validator("orders", mode="wrap")
     @classmethod
-    def _unique_ids(cls, orders: list[Order]) -> list[Order]:
-        seen: dict[str, int] = {}
-        for i, order in enumerate(orders):
-            if order.id in seen:
-                raise ValueError(f"orders[{i}].id {order.id!r} repeats orders[{seen[order.id]}].id; ids must be unique")
-            seen[order.id] = i
+    def _unique_ids(cls, raw: object, handler: ValidatorFunctionWrapHandler) -> list[Order]:
+        repeated = _repeated_ids(raw)
+        try:
+            orders: list[Order] = handler(raw)
+        except ValidationError as exc:
+            raise (_invalid(repeated, "orders", exc) if repeated else exc) from None
+        if repeated:
+            raise _invalid(repeated, "orders")
         return orders
 
-    @field_validator("carriers")
+    @field_validator("carriers", mode="wrap")
     @classmethod
-    def _known_carrier_tables(cls, tables: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    def _known_carrier_tables(cls, raw: object, handler: ValidatorFunctionWrapHandler,
+                              info: ValidationInfo) -> dict[str, Any]:
         known = sorted((info.context or {}).get("carriers", ()))
-        for name, table in tables.items():
-            if known and name not in known:
+        found: _Found = []
+        for name, table in (raw.items() if isinstance(raw, Mapping) and known else ()):
+            if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
-                hint = f'; did you mean "{close[0]}"?' if close else f" (one of: {', '.join(known)})"
-                raise ValueError(f"[carriers.{name}]: unknown carrier{hint}")
-            if not isinstance(table, Mapping):
-                raise ValueError(f"carriers.{name} must be a table like [carriers.{name}]")
+                hint = f"; did you mean [carriers.{close[0]}]?" if close else f" (expected one of the installed carriers: {', '.join(known)})"
+                found.append(((name,), f"unknown carrier {_q(name)}{hint}", table))
+        try:
+            tables: dict[str, Any] = handler(raw)
+        except ValidationError as exc:
+            raise (_invalid(found, "carriers", exc) if found else exc) from None
+        if found:
+            raise _invalid(found, "carriers")
         return tables
 
     def order(self, order_id: str) -> Order | None:
@@ -274,17 +407,21 @@ def read_text(path: Path) -> str:
         raise ConfigError([Problem(str(path), "is a directory, expected a TOML file")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError([Problem(f"{path}:1", "is UTF-16 text, expected UTF-8; save the file as UTF-8")])
     if b"\x00" in data:
-        raise ConfigError([Problem(str(path), "is a binary file, expected TOML text")])
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise ConfigError([Problem(f"{path}:{line}", "binary data (a NUL byte), expected a TOML text file")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError([Problem(f"{path}:{line}", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")]) from None
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError([Problem(f"{path}:{line}:{column}", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); expected UTF-8: save the file as UTF-8")]) from None
     return text
 
 
-_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_POS = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
 
 
 def parse_toml(text: str, path: Path) -> dict[str, Any]:
@@ -294,9 +431,74 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _TOML_POS.search(msg)
-        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
-        what = _TOML_POS.sub("", msg) if m else msg
-        raise ConfigError([Problem(where, f"TOML syntax error: {what[:1].lower()}{what[1:]}")]) from None
+        what = _TOML_POS.sub("", msg)
+        lines = text.split("\n")
+        if m and m.group(1):
+            lineno, col = int(m.group(1)), int(m.group(2))
+        else:  # at the end of the file: point at what was left open
+            lineno, col = _open_at_end(what, lines), 0
+        where = f"{path}:{lineno}:{col}" if col else f"{path}:{lineno}"
+        line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+        raise ConfigError([Problem(where, f"TOML syntax error: {_toml_message(what, line.rstrip(chr(13)), col)}")]) from None
+
+
+def _open_at_end(what: str, lines: list[str]) -> int:
+    """The line an unclosed string most likely starts on, else the last line with content."""
+    filled = [i for i, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    quotes = {"Unterminated string": ('"""', "'''"), "Expected \"'\"": ("'",)}.get(what, ())
+    opening = [i for i in filled if any(q in lines[i - 1] for q in quotes)]
+    return (opening or filled or [1])[-1]
+
+
+_DATEISH = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T ][\d:.]+)?")
+_BARE = re.compile(r"[A-Za-z][\w\-/.:]*")
+_QUOTE_HINT = "text must be in quotes, like \"7d\" or \"Europe/Paris\""
+
+
+def _toml_message(what: str, line: str, col: int) -> str:
+    """tomllib's terse message, said the way a person fixing the file needs it."""
+    key_m = _Locator._KEY.match(line)
+    key = _Locator._split(key_m.group(1))[-1] if key_m else ""
+    value = line.split("=", 1)[1].split("#", 1)[0].strip() if "=" in line else ""
+    if what in ("Illegal character '\\n'", "Illegal character '\\r'"):
+        return 'a quoted text is not closed: expected a closing " before the end of the line'
+    if what == "Unterminated string" or what == "Expected \"'\"":
+        return "a quoted text is never closed: expected its closing quote"
+    if what == "Cannot overwrite a value":
+        return f"{_q(key) if key else 'a key'} is given twice in the same table; expected each key only once"
+    if m := re.fullmatch(r"Cannot declare (\(.*\)) twice", what):
+        try:
+            names = ".".join(ast.literal_eval(m.group(1)))
+        except (ValueError, SyntaxError):
+            names = "this table"
+        return f"the table [{names}] appears twice; expected each [table] once (use [[{names}]] for a list of entries)"
+    if what == "Expected '=' after a key in a key/value pair":
+        return 'expected "=" after the key, like language = "en"'
+    if what in ("Invalid date or datetime",) or (what.startswith("Expected newline") and _DATEISH.match(value)):
+        token = _DATEISH.match(value)
+        shown = f" {token.group(0)}" if token else ""
+        return f"invalid date{shown}: expected {DATE_HINT}"
+    if what.startswith("Expected newline"):
+        return f"expected the end of the line after the value; {_QUOTE_HINT}, and one key = value per line"
+    if what == "Invalid value":
+        if (bare := _BARE.fullmatch(value)) and key:
+            return f"{value} is not a value: expected text in quotes, like {key} = {_q(bare.group(0))}"
+        if not col:
+            return 'the file ends in the middle of a value: expected a closing "]", "}" or quote'
+        return "invalid value: expected text in quotes, a number, true or false, a date, or a list in [ ]"
+    if what in ("Invalid hex value", "Unescaped '\\' in a string", "Escaped character is not a Unicode scalar value"):
+        return "a backslash inside \"double quotes\" starts an escape: expected \\\\ for one backslash, or 'single quotes' (handy for Windows paths)"
+    if what == "Expected ']' at the end of a table declaration":
+        return 'a table header is not closed: expected "]" at its end, like [monitor]'
+    if what == "Expected ']]' at the end of an array declaration":
+        return 'a list-of-tables header is not closed: expected "]]" at its end, like [[orders]]'
+    if what == "Unclosed array":
+        return 'a list is not closed: expected "]"'
+    if what == "Unclosed inline table":
+        return 'an inline table is not closed: expected "}" on the same line'
+    if what in ("Invalid statement", "Invalid initial character for a key part"):
+        return 'expected a key = value line, a [table] header or a # comment'
+    return what[:1].lower() + what[1:]
 
 
 def load_watchlist(path: Path, carriers: Iterable[str] = ()) -> Watchlist:
@@ -314,9 +516,10 @@ def validate_data(data: dict[str, Any], text: str, path: Path, carriers: Iterabl
 
 
 def problems_from(exc: ValidationError, text: str, path: Path, prefix: tuple[Any, ...] = ()) -> list[Problem]:
-    """One Problem per pydantic error, located at file:line; `prefix` roots a sub-table's errors."""
+    """One Problem per pydantic error, located at file:line and in file order; `prefix` roots a sub-table's errors."""
     locate = _Locator(text)
-    return [_problem({**err, "loc": (*prefix, *err["loc"])}, path, locate) for err in exc.errors()]
+    found = [_problem({**err, "loc": (*prefix, *err["loc"])}, path, locate) for err in exc.errors()]
+    return [p for _, p in sorted(found, key=lambda lp: (lp[0] is None, lp[0] or 0))]
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -328,49 +531,102 @@ def field_path(loc: tuple[Any, ...]) -> str:
 
 
 _EXPECTED = {
-    "missing": "required, but missing",
     "string_type": "expected text in quotes",
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
-    "list_type": "expected a list like [\"a\", \"b\"]",
-    "model_type": "expected a table",
-    "dict_type": "expected a table",
-    "literal_error": None,  # pydantic's own text lists the choices
+    "path_type": "expected a folder path in quotes, like \"/var/lib/tracking-monitor\"",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+}
+_LISTS = {"": '["a", "b"]', "urls": '["ntfy://ntfy.sh/topic"]', "protection_warn": '["7d", "3d", "1d"]'}
+_MISSING = {
+    "id": 'required, but missing: expected id = "..." with the marketplace\'s order number',
+    "ordered_on": "required, but missing: expected ordered_on = 2026-12-16 with the date of the order",
 }
 
 
-def _problem(err: Mapping[str, Any], path: Path, locate: _Locator) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _TAGS))
+def _table(loc: tuple[Any, ...]) -> str:
+    """How the table at `loc` is written in the file: [monitor], [[orders]], [orders.dispute]."""
+    names = ".".join(str(p) for p in loc if not isinstance(p, int))
+    return f"[[{names}]]" if loc and isinstance(loc[-1], int) else f"[{names}]"
+
+
+def _is_tag(part: object) -> bool:
+    # pydantic puts validator and union-member names into locations; they are not keys of the file.
+    return isinstance(part, str) and (part in ("date", "datetime") or part.startswith("function-"))
+
+
+def _problem(err: Mapping[str, Any], path: Path, locate: _Locator) -> tuple[int | None, Problem]:
     kind = err["type"]
+    loc = tuple(err["loc"])
+    if kind not in ("extra_forbidden", _BAD):
+        loc = tuple(p for p in loc if not _is_tag(p))
+    value = err.get("input")
+    # Notification URLs and carrier settings may hold tokens: say what sort of value, never the value.
+    got = _kind(value) if loc[:1] in (("notify",), ("carriers",)) else _describe(value)
+    msg = str(err["msg"])
     if kind == "extra_forbidden":
-        parent, key = loc[:-1], loc[-1]
-        allowed = _allowed_keys(parent)
-        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-        hint = f'; did you mean "{close[0]}"?' if close else (f" (allowed: {', '.join(allowed)})" if allowed else "")
-        message = f"unknown key {key!r}{hint}"
+        message = _unknown_key(loc, value)
+    elif kind == _BAD:
+        message = msg
     elif kind == "value_error":
-        message = str(err["msg"]).removeprefix("Value error, ")
+        message = msg.removeprefix("Value error, ")
+    elif kind == "missing":
+        message = _MISSING.get(loc[-1], "required, but missing") if loc else "required, but missing"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = f"expected a table like {_table(loc)}, got {got}"
+    elif kind == "list_type" and loc == ("orders",):
+        message = f"expected a list of orders, each starting with a [[orders]] line (double brackets), got {got}"
+    elif kind == "list_type":
+        message = f"expected a list like {_LISTS.get(loc[-1], _LISTS[''])}, got {got}"
+    elif kind == "string_type" and loc[-1:] == ("id",):
+        message = f'expected the order number, like id = "8181000000000001", got {got}'
+    elif kind == "literal_error":
+        message = f"expected {str(err.get('ctx', {}).get('expected', '')).replace(chr(39), chr(34))}, got {got}"
     else:
-        message = _EXPECTED.get(kind) or str(err["msg"]).replace("Input should be", "expected")
-        if kind != "missing" and "input" in err:
-            message += f", got {err['input']!r}"
-    # A cross-field check on an order ("before ordered_on") is reported on the field it names.
-    if kind == "value_error" and loc and isinstance(loc[-1], int) and loc[0] == "orders":
-        named = message.split(" ", 1)[0]
-        if named in Order.model_fields:
-            loc = (*loc, named)
-    where = f"{path}:{line}" if (line := locate(loc)) else str(path)
-    return Problem(where, f"{field_path(loc)}: {message}" if loc else message)
+        message = f"{_EXPECTED.get(kind) or msg.replace('Input should be', 'expected')}, got {got}"
+    line = locate(loc)
+    where = f"{path}:{line}" if line else str(path)
+    text = f"{field_path(loc)}: {message}" if loc else message
+    return line, Problem(where, text.replace("\r", "\\r").replace("\n", "\\n"))  # one line, whatever the key
 
 
-_TAGS = {"date", "datetime", "function-before[_parse_when()]", "function-after"}
+# Where each known key lives, to say so when one is put in the wrong table; [rules] before [[orders]].
+_HOMES: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("[monitor]", MonitorSection), ("[notify]", NotifySection), ("[rules]", Rules), ("[[orders]]", Order),
+    ("[orders.dispute]", Dispute),
+)
+
+
+def _unknown_key(loc: tuple[Any, ...], value: object) -> str:
+    parent, key = loc[:-1], str(loc[-1])
+    here = _table(parent) if parent else ""
+    allowed = _allowed_keys(parent)
+    is_table = isinstance(value, Mapping) or (isinstance(value, list) and bool(value)
+                                              and all(isinstance(v, Mapping) for v in value))
+    step = () if isinstance(value, Mapping) else (0,)  # a list of tables is written [[name]]
+    what = f"unknown table {_table((*parent, key, *step))}" if is_table else f"unknown key {_q(key)}"
+    home = next((name for name, model in _HOMES if key in model.model_fields and name != here), None)
+    if home and not is_table:
+        below = " (every key below a [table] line belongs to that table: move it above that line)" if here else ""
+        return f"{what} in {here or 'the top level'}; it belongs in {home}{below}"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"{what}; did you mean {_table((*parent, close[0], *step)) if is_table else _q(close[0])}?"
+    return f"{what} (expected one of: {', '.join(allowed)})" if allowed else what
 
 
 def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
     model: Any = Watchlist
-    for part in parent:
-        if isinstance(part, int):
-            continue
+    names = [p for p in parent if not isinstance(p, int)]
+    if len(names) == 2 and names[0] == "carriers":  # [carriers.<id>] is checked by that adapter's own settings
+        from carriers.base import load_registry
+
+        adapter = load_registry().get(names[1])
+        return list(adapter.Settings.model_fields) if adapter else []
+    for part in names:
         field = model.model_fields.get(part)
         if field is None:
             return []
@@ -392,7 +648,12 @@ class _Locator:
         self.entries: list[tuple[tuple[Any, ...], int]] = []
         counters: dict[tuple[Any, ...], int] = {}
         table: tuple[Any, ...] = ()
-        for lineno, line in enumerate(text.splitlines(), 1):
+        open_quote = ""  # inside a multi-line string, lines are text, not keys or headers
+        for lineno, line in enumerate(text.split("\n"), 1):
+            if open_quote:
+                if open_quote in line:
+                    open_quote = ""
+                continue
             if m := self._HEADER.match(line):
                 names = self._split(m.group(2))
                 table = self._expand(names, counters)
@@ -403,10 +664,20 @@ class _Locator:
                 self.entries.append((table, lineno))
             elif m := self._KEY.match(line):
                 self.entries.append(((*table, *self._split(m.group(1))), lineno))
+            open_quote = next((q for q in ('"""', "'''") if line.count(q) % 2), "")
 
     @staticmethod
     def _split(dotted: str) -> list[str]:
-        return [p.strip().strip("\"'") for p in re.findall(r"""(?:"[^"]*"|'[^']*'|[^.]+)""", dotted)]
+        return [_Locator._unquote(p.strip()) for p in re.findall(r"""(?:"[^"]*"|'[^']*'|[^.]+)""", dotted)]
+
+    @staticmethod
+    def _unquote(part: str) -> str:
+        if len(part) > 1 and part[0] == part[-1] == '"':
+            try:  # a basic-string key may hold escapes like \n; JSON reads the common ones the same way
+                return str(json.loads(part))
+            except ValueError:
+                pass
+        return part.strip("\"'")
 
     @staticmethod
     def _expand(names: list[str], counters: Mapping[tuple[Any, ...], int]) -> tuple[Any, ...]:
@@ -425,4 +696,6 @@ class _Locator:
             n = len(path)
             if n > best_len and loc[:n] == path:
                 best, best_len = lineno, n
+        if best is None:  # a key only ever written as a table header, like [[order]] for ("order",)
+            best = next((lineno for path, lineno in self.entries if path[: len(loc)] == loc), None)
         return best

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from carriers.model import Shipment
 from monitor.config import TERMINAL, App
 from monitor.watchlist import Watchlist
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class ScriptedCarrier(Carrier):

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -132,10 +132,10 @@ def test_notify_urls_from_environment_and_secret_files(monkeypatch: pytest.Monke
     secrets.mkdir()
     (secrets / "notify_urls").write_text("json://localhost/hook\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(secrets))
-    app = load_app(EXAMPLE, lambda: datetime.now(timezone.utc))
+    app = load_app(EXAMPLE, lambda: datetime.now(UTC))
     assert sorted(u for u in app.destinations.values() if u) == ["ntfy://ntfy.sh/a-topic"]
     monkeypatch.delenv("TRACKING_MONITOR_NOTIFY_URLS")
-    app = load_app(EXAMPLE, lambda: datetime.now(timezone.utc))
+    app = load_app(EXAMPLE, lambda: datetime.now(UTC))
     assert list(app.destinations.values()) == ["json://localhost/hook"]
 
 
@@ -144,7 +144,7 @@ async def test_daemon_picks_up_watchlist_edits(tmp_path: Path) -> None:
     cfg = tmp_path / "w.toml"
     base = '[monitor]\ntimezone = "UTC"\n[[orders]]\nid = "A"\nordered_on = 2026-11-01\ntracking = "DEMO-TRANSIT"\n'
     cfg.write_text(base + "protection_ends = 2026-12-30\n")
-    now = datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 21, 10, tzinfo=UTC)
     daemon = Daemon(cfg, lambda: now)
     await daemon.tick()
     cfg.write_text(base + "protection_ends = 2026-11-23\n")

@@ -5,7 +5,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from monitor.notify import Notifier
 from monitor.store import Store
 from tests.helpers import ScriptedCarrier, make_app
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 

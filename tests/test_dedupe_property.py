@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +15,7 @@ from monitor.cycle import run_cycle
 from monitor.store import Store
 from tests.helpers import ScriptedCarrier, make_app
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # no Chinese holiday near these deadlines
 DEADLINE = T0 + timedelta(days=18)
 STEPS = (7, 3, 1)

@@ -1,7 +1,7 @@
 """The demo carrier replays its scripts relative to the clock's day."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from carriers.demo import DemoCarrier
 from carriers.errors import NotFoundError, UnavailableError
 from carriers.model import EventKind, Status
 
-NOW = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
