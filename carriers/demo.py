@@ -5,10 +5,13 @@ whenever it is run; a daemon left running on it sees the script move forward one
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
-from carriers.base import Carrier, FetchResult
+from pydantic import Field
+
+from carriers.base import Carrier, CarrierSettings, FetchResult
 from carriers.errors import NotFoundError, UnavailableError
 from carriers.model import EventKind as K
 from carriers.model import Shipment, Status, TrackingEvent
@@ -52,6 +55,12 @@ NOT_FOUND = "DEMO-NOTFOUND"
 FAILING = "DEMO-FAILING"
 
 
+class DemoSettings(CarrierSettings):
+    """`[carriers.demo]`: `latency` makes every call take that many seconds, like a slow real API."""
+
+    latency: float = Field(default=0.0, ge=0, le=60)
+
+
 class DemoCarrier(Carrier):
     """Scripted shipments for the demo numbers above; any other DEMO number is not found."""
 
@@ -59,9 +68,13 @@ class DemoCarrier(Carrier):
     label = "Demo (scripted shipments)"
     max_batch = 50
     needs_credentials = False
+    Settings = DemoSettings
+    settings: DemoSettings
 
     async def fetch(self, numbers: Sequence[str]) -> FetchResult:
         """Replay each number's script against today's date."""
+        if self.settings.latency:
+            await asyncio.sleep(self.settings.latency)
         today = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
         out: FetchResult = {}
         for number in numbers:

@@ -35,10 +35,23 @@ class Opts:
     verbose: bool
 
 
+_SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+def _priority(record: logging.LogRecord) -> bool:
+    record.priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
+    return True
+
+
 def _setup_logging(verbose: bool) -> None:
-    # Under systemd the journal adds its own timestamp; on a terminal one is useful.
-    fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(message)s"
+    # Under systemd the journal stamps the time itself and reads "<N>" as the syslog priority.
+    if os.environ.get("JOURNAL_STREAM"):
+        fmt = "<%(priority)d>%(message)s"
+    else:
+        fmt = "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_priority)
     for noisy in ("apscheduler", "httpx", "httpcore", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -17,6 +17,8 @@ from monitor.store import Store
 
 log = logging.getLogger("tracking_monitor.cycle")
 
+FETCH_TIMEOUT = 120.0  # seconds for one carrier call, retries included
+
 
 @dataclass(frozen=True)
 class CycleResult:
@@ -65,9 +67,12 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
 async def _fetch(carrier: Carrier, batch: list[str]) -> FetchResult:
     """The carrier's answers for a batch; whatever goes wrong becomes an error per number, never a crash."""
     try:
-        results = await carrier.fetch(batch)
+        # A hard limit per call: a carrier that hangs must not hold up the cycle or the scheduler.
+        results = await asyncio.wait_for(carrier.fetch(batch), FETCH_TIMEOUT)
     except CarrierError as exc:
         return {n: exc for n in batch}
+    except TimeoutError:
+        return {n: UnavailableError(f"no answer within {FETCH_TIMEOUT:.0f} s", carrier=carrier.id) for n in batch}
     except Exception as exc:  # an adapter bug or garbage it did not catch must not stop the cycle
         log.error("%s: unexpected failure: %s: %s", carrier.id, type(exc).__name__, exc)
         return {n: UnavailableError(f"adapter failed: {type(exc).__name__}", carrier=carrier.id) for n in batch}

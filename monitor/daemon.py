@@ -1,9 +1,11 @@
-"""The long-running daemon: an APScheduler job that runs a cycle on every tick and follows watchlist edits."""
+"""The long-running daemon: scheduled cycles, watchlist reloads, and systemd's notify and watchdog protocol."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,89 +13,170 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import sdnotify
 from monitor.config import App, load_app
-from monitor.cycle import run_cycle
+from monitor.cycle import CycleResult, run_cycle
 from monitor.errors import ConfigError
+from monitor.messages import render
 from monitor.notify import Notifier
+from monitor.rules import Finding, Kind, Severity
 from monitor.store import Store
 
 log = logging.getLogger("tracking_monitor")
 
 # Deadline rules need no network, so they are evaluated often; carriers are only asked when a number is due.
 TICK = timedelta(minutes=5)
+# A cycle that takes longer is cancelled (its finished batches are already stored); the next tick retries.
+CYCLE_TIMEOUT = timedelta(minutes=15)
+# Watchlist edits are noticed by polling the file's mtime: cheap, and works on every filesystem.
+FILE_CHECK = timedelta(seconds=2)
 
 
-def _mtime(path: Path) -> int | None:
+def _fingerprint(path: Path) -> tuple[int, int] | None:
     try:
-        return path.stat().st_mtime_ns
+        st = path.stat()
     except OSError:
         return None
+    return st.st_mtime_ns, st.st_size
 
 
 class Daemon:
-    """Holds the current configuration, the state and the scheduler."""
+    """Holds the current configuration, the state, the scheduler and the systemd notifier."""
 
-    def __init__(self, cli_path: Path | None, clock: Callable[[], datetime]) -> None:
+    def __init__(self, cli_path: Path | None, clock: Callable[[], datetime],
+                 sd: sdnotify.Notifier | None = None) -> None:
         self.cli_path, self.clock = cli_path, clock
         self.app: App = load_app(cli_path, clock)
         self.store = Store.in_dir(self.app.state_dir)
         self.notifier = self._notifier()
-        self.mtime = _mtime(self.app.path)
+        self.fingerprint = _fingerprint(self.app.path)
+        self.sd = sd or sdnotify.Notifier()
+        self.cycle_started: float | None = None  # time.monotonic() while a cycle runs
+        self.last: CycleResult | None = None
+        self._lock: asyncio.Lock | None = None
 
     def _notifier(self) -> Notifier:
         m = self.app.watchlist.monitor
         return Notifier(self.store, self.app.destinations, m.language, m.zone)
 
-    async def reload_if_changed(self) -> None:
-        """Pick up watchlist edits; a bad edit keeps the last good configuration running."""
-        mtime = _mtime(self.app.path)
-        if mtime == self.mtime:
-            return
-        self.mtime = mtime
+    # ------------------------------------------------------------ cycles
+
+    async def tick(self) -> None:
+        """One cycle under a hard timeout; an error is logged and the next tick runs as usual."""
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            self.cycle_started = time.monotonic()
+            try:
+                self.last = await asyncio.wait_for(
+                    run_cycle(self.app, self.store, self.clock(), self.notifier), CYCLE_TIMEOUT.total_seconds()
+                )
+                r = self.last
+                log.info("cycle: %d polled, %d new events, %d findings, %d new",
+                         r.polled, r.new_events, len(r.findings), len(r.new))
+            except TimeoutError:
+                log.error("cycle cancelled after %s; finished batches are kept", CYCLE_TIMEOUT)
+            except Exception as exc:  # keep the daemon alive; the state is transactional
+                log.exception("cycle failed: %s", exc)
+            finally:
+                self.cycle_started = None
+        self.sd.status(self.status_line())
+
+    def status_line(self) -> str:
+        """What `systemctl status` shows: '12 orders, 2 need attention, next poll 14:05'."""
+        orders = len(self.app.watchlist.orders)
+        findings = self.last.findings if self.last else []
+        attention = len({f.order_id for f in findings if f.severity is not Severity.INFO})
+        polls = [s.next_poll for s in self.store.shipment_states().values() if s.next_poll is not None]
+        zone = self.app.watchlist.monitor.zone
+        nxt = f", next poll {min(polls).astimezone(zone):%H:%M}" if polls else ""
+        return f"{orders} orders, {attention} need attention{nxt}"
+
+    # ------------------------------------------------------------ reloads
+
+    async def reload(self, why: str) -> bool:
+        """Load the watchlist again; a bad edit keeps the last good one running and is reported once."""
+        self.sd.reloading()
+        self.fingerprint = _fingerprint(self.app.path)
         try:
             app = load_app(self.cli_path, self.clock)
         except ConfigError as exc:
             for problem in exc.problems:
-                log.error("watchlist edit rejected, keeping the previous one: %s", problem)
-            return
-        await self.app.aclose()
-        self.app, self.notifier = app, None  # type: ignore[assignment]
+                log.error("watchlist edit rejected (%s), the previous version keeps running: %s", why, problem)
+            await self._report_rejected(exc)
+            self.sd.ready(self.status_line())
+            return False
+        old = self.app
+        self.app = app
         self.notifier = self._notifier()
-        log.info("watchlist reloaded: %d orders", len(app.watchlist.orders))
+        await old.aclose()
+        log.info("watchlist reloaded (%s): %d orders", why, len(app.watchlist.orders))
+        self.sd.ready(self.status_line())
+        # New orders are polled and changed dates evaluated now, not at the next tick.
+        asyncio.get_running_loop().create_task(self.tick())
+        return True
 
-    async def tick(self) -> None:
-        """One scheduled cycle; an error is logged and the next tick runs as usual."""
-        try:
-            await self.reload_if_changed()
-            result = await run_cycle(self.app, self.store, self.clock(), self.notifier)
-            log.info(
-                "cycle: %d polled, %d new events, %d findings, %d new",
-                result.polled, result.new_events, len(result.findings), len(result.new),
-            )
-        except Exception as exc:  # keep the daemon alive; the state is transactional
-            log.exception("cycle failed: %s", exc)
+    async def _report_rejected(self, exc: ConfigError) -> None:
+        """One notification per distinct bad file, through the usual outbox."""
+        lines = "\n".join(map(str, exc.problems))
+        digest = hashlib.blake2s(lines.encode(), digest_size=8).hexdigest()
+        lang = self.app.watchlist.monitor.language
+        title, message, action = render(Kind.CONFIG_REJECTED.value, lang, problems=lines)
+        finding = Finding(Kind.CONFIG_REJECTED, "", Severity.WARNING, title, message, action, None,
+                          f"config_rejected:{digest}")
+        now = self.clock()
+        self.store.enqueue([finding], list(self.app.destinations), now)
+        await self.notifier.deliver(now)
 
-    async def serve(self) -> None:
-        """Run until SIGTERM or Ctrl-C."""
-        interval = min(TICK, self.app.watchlist.monitor.poll_interval)
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(
-            self.tick, IntervalTrigger(seconds=int(interval.total_seconds())),
-            next_run_time=datetime.now(UTC),
-            max_instances=1, coalesce=True, misfire_grace_time=int(interval.total_seconds()),
-        )
-        stop = asyncio.Event()
+    async def watch_file(self) -> None:
+        """Reload when the watchlist file changed on disk."""
+        if _fingerprint(self.app.path) != self.fingerprint:
+            await self.reload("file changed")
+
+    # ------------------------------------------------------------ watchdog
+
+    def healthy(self) -> bool:
+        """False when a cycle has outlived its hard timeout: something is wedged and a restart is right."""
+        started = self.cycle_started
+        return started is None or time.monotonic() - started < CYCLE_TIMEOUT.total_seconds() + 60
+
+    async def heartbeat(self) -> None:
+        """WATCHDOG=1, sent from a scheduler job so it stops when the loop or the scheduler stops."""
+        if self.healthy():
+            self.sd.watchdog()
+
+    # ------------------------------------------------------------ serving
+
+    async def serve(self, stop: asyncio.Event | None = None) -> None:
+        """Run until SIGTERM, Ctrl-C or `stop`; SIGHUP reloads the watchlist."""
+        stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
+        scheduler = self._scheduler()
         log.info("watching %d orders from %s", len(self.app.watchlist.orders), self.app.path)
-        for cid, why in self.app.skipped.items():
-            log.info("carrier %s skipped: %s", cid, why)
         scheduler.start()
+        self.sd.ready(self.status_line())
         try:
             await stop.wait()
         finally:
+            self.sd.stopping()
             scheduler.shutdown(wait=False)
             await self.app.aclose()
             self.store.close()
+            self.sd.close()
             log.info("stopped")
+
+    def _scheduler(self) -> AsyncIOScheduler:
+        interval = min(TICK, self.app.watchlist.monitor.poll_interval).total_seconds()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        # coalesce + a grace as long as the interval: after a suspend or downtime, missed runs run once, not N times.
+        common = {"max_instances": 1, "coalesce": True}
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=interval), next_run_time=datetime.now(UTC),
+                          misfire_grace_time=int(interval), **common)
+        scheduler.add_job(self.watch_file, IntervalTrigger(seconds=FILE_CHECK.total_seconds()),
+                          misfire_grace_time=None, **common)
+        if (half := sdnotify.watchdog_interval()) is not None:
+            scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=half), next_run_time=datetime.now(UTC),
+                              misfire_grace_time=None, **common)
+        return scheduler

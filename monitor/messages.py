@@ -245,6 +245,19 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "les réglages du transporteur.",
         ),
     },
+    "config_rejected": {
+        "en": (
+            "Watchlist edit rejected",
+            "The edited watchlist has problems, so the previous version keeps running:\n{problems}",
+            "Fix the file (tracking-monitor validate shows the same lines); it is picked up as soon as it is valid.",
+        ),
+        "fr": (
+            "Modification de la liste refusée",
+            "La liste modifiée contient des erreurs, la version précédente reste en service :\n{problems}",
+            "Corrigez le fichier (tracking-monitor validate affiche les mêmes lignes) ; il est repris dès qu'il est "
+            "valide.",
+        ),
+    },
 }
 
 EVENT_KIND_NAMES = {

@@ -25,7 +25,8 @@ _MAX_BACKOFF = timedelta(hours=6)
 def compose(row: OutboxRow, lang: str, zone: ZoneInfo) -> tuple[str, str]:
     """(title, body) of one notification, in the finding's language."""
     labels = _LABELS[lang]
-    lines = [f"{labels['order']} {row.order_id}", "", row.message, "", f"{labels['action']}: {row.action}"]
+    lines = [f"{labels['order']} {row.order_id}", ""] if row.order_id else []
+    lines += [row.message, "", f"{labels['action']}: {row.action}"]
     if row.due:
         lines.append(f"{labels['due']}: {fmt_when(row.due.astimezone(zone), lang)}")
     return row.title, "\n".join(lines)

@@ -46,6 +46,11 @@ class Kind(StrEnum):
     DISPUTE_FOLLOWUP = "dispute_followup"
     LONG_WAIT = "long_wait"
     SOURCE_FAILING = "source_failing"
+    CONFIG_REJECTED = "config_rejected"  # not about an order: a watchlist edit the daemon refused
+
+
+# The kinds the rules produce for orders (config_rejected comes from the daemon).
+ORDER_KINDS = tuple(k for k in Kind if k is not Kind.CONFIG_REJECTED)
 
 
 @dataclass(frozen=True, slots=True)

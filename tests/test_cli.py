@@ -149,12 +149,13 @@ async def test_daemon_picks_up_watchlist_edits(tmp_path: Path) -> None:
     await daemon.tick()
     cfg.write_text(base + "protection_ends = 2026-11-23\n")
     os.utime(cfg, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    await daemon.watch_file()
     await daemon.tick()
     assert daemon.app.watchlist.orders[0].protection_ends.isoformat() == "2026-11-23"
     assert "A:protection_ending:2026-11-23T00:00:00+00:00:3d" in daemon.store.notified_keys()
     cfg.write_text(base + "protection_ends = 23/11/2026\n")
     os.utime(cfg, ns=(time.time_ns(), time.time_ns() + 2_000_000))
-    await daemon.tick()
+    await daemon.watch_file()
     assert daemon.app.watchlist.orders[0].protection_ends.isoformat() == "2026-11-23"
     daemon.store.close()
 

@@ -5,8 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from carriers.base import CarrierSettings
-from carriers.demo import DemoCarrier
+from carriers.demo import DemoCarrier, DemoSettings
 from carriers.errors import NotFoundError, UnavailableError
 from carriers.model import EventKind, Status
 
@@ -26,7 +25,7 @@ NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 )
 async def test_scripts(number: str, status: Status, last_kind: EventKind) -> None:
     """Each scripted number maps to its status, events are aware, oldest first, and in the past."""
-    result = (await DemoCarrier(CarrierSettings(), clock=lambda: NOW).fetch([number]))[number]
+    result = (await DemoCarrier(DemoSettings(), clock=lambda: NOW).fetch([number]))[number]
     assert result.status is status
     assert result.events[-1].kind is last_kind
     assert all(e.time.tzinfo is not None and e.time < NOW for e in result.events)
@@ -35,19 +34,19 @@ async def test_scripts(number: str, status: Status, last_kind: EventKind) -> Non
 
 async def test_same_day_same_events_next_day_shifted() -> None:
     """Within one day the script is stable (no duplicate events); a day later it moved by one day."""
-    c1 = DemoCarrier(CarrierSettings(), clock=lambda: NOW)
-    c2 = DemoCarrier(CarrierSettings(), clock=lambda: NOW.replace(hour=23))
+    c1 = DemoCarrier(DemoSettings(), clock=lambda: NOW)
+    c2 = DemoCarrier(DemoSettings(), clock=lambda: NOW.replace(hour=23))
     a = (await c1.fetch(["DEMO-STALLED"]))["DEMO-STALLED"]
     b = (await c2.fetch(["DEMO-STALLED"]))["DEMO-STALLED"]
     assert [e.key for e in a.events] == [e.key for e in b.events]
-    c3 = DemoCarrier(CarrierSettings(), clock=lambda: NOW.replace(day=22))
+    c3 = DemoCarrier(DemoSettings(), clock=lambda: NOW.replace(day=22))
     c = (await c3.fetch(["DEMO-STALLED"]))["DEMO-STALLED"]
     assert (c.events[-1].time - a.events[-1].time).days == 1
 
 
 async def test_errors_come_back_as_data() -> None:
     """Unknown and failing numbers come back as typed errors beside the results."""
-    out = await DemoCarrier(CarrierSettings(), clock=lambda: NOW).fetch(["DEMO-NOTFOUND", "DEMO-FAILING", "DEMO-X"])
+    out = await DemoCarrier(DemoSettings(), clock=lambda: NOW).fetch(["DEMO-NOTFOUND", "DEMO-FAILING", "DEMO-X"])
     assert isinstance(out["DEMO-NOTFOUND"], NotFoundError)
     assert isinstance(out["DEMO-FAILING"], UnavailableError)
     assert isinstance(out["DEMO-X"], NotFoundError)
