@@ -89,7 +89,7 @@ class Daemon:
         polls = [s.next_poll for s in self.store.shipment_states().values() if s.next_poll is not None]
         zone = self.app.watchlist.monitor.zone
         nxt = f", next poll {min(polls).astimezone(zone):%H:%M}" if polls else ""
-        return f"{orders} orders, {attention} need attention{nxt}"
+        return f"{orders} order{'' if orders == 1 else 's'}, {attention} need{'s' if attention == 1 else ''} attention{nxt}"
 
     # ------------------------------------------------------------ reloads
 
@@ -109,7 +109,7 @@ class Daemon:
         self.app = app
         self.notifier = self._notifier()
         await old.aclose()
-        log.info("watchlist reloaded (%s): %d orders", why, len(app.watchlist.orders))
+        log.info("watchlist reloaded (%s): %s", why, self.status_line().split(",")[0])
         self.sd.ready(self.status_line())
         # New orders are polled and changed dates evaluated now, not at the next tick.
         asyncio.get_running_loop().create_task(self.tick())

@@ -116,12 +116,16 @@ def test_ready_watchdog_reload_stopping(daemon_proc: tuple[subprocess.Popen[str]
     reloading = notify_socket.wait_for("RELOADING=1", after=third)
     again = notify_socket.wait_for("READY=1", after=reloading)
     assert "STATUS=3 orders" in notify_socket.messages[again][1]
+    cfg.write_text(WATCHLIST.split("[[orders]]\nid = \"B\"")[0])  # order B removed, by saving the file
+    removed = notify_socket.wait_for("STATUS=1 order,", after=again)
+    assert "RELOADING=1" in notify_socket.messages[removed - 1][1]
 
     proc.send_signal(signal.SIGTERM)
-    notify_socket.wait_for("STOPPING=1", after=again)
+    notify_socket.wait_for("STOPPING=1", after=removed)
     assert proc.wait(timeout=15) == 0
     err = proc.stderr.read()  # type: ignore[union-attr]
     assert re.search(r"^<6>watchlist reloaded \(SIGHUP\): 3 orders$", err, re.M)  # syslog priority, no timestamp
+    assert re.search(r"^<6>watchlist reloaded \(file changed\): 1 order$", err, re.M)
 
 
 def test_broken_edit_keeps_the_old_orders(daemon_proc: tuple[subprocess.Popen[str], Path],
