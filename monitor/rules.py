@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
@@ -104,13 +105,37 @@ class Finding:
 _STICKY = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST, EventKind.DAMAGED})
 _TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
 _DELIVERED_RELEVANCE = timedelta(days=14)
+_MIDNIGHT = time()
+_ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
+# Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
+# EnumType.__getattr__ and costs more than the comparison it feeds.
+_DELIVERED_EVENT, _EXPORTED, _DAMAGED = EventKind.DELIVERED, EventKind.EXPORTED, EventKind.DAMAGED
+_NOT_FOUND, _DELIVERED_STATUS = Status.NOT_FOUND, Status.DELIVERED
+_FINAL = frozenset(s for s in Status if s.is_final)
 
 
 def instant(value: date | datetime, zone: ZoneInfo) -> datetime:
     """A watchlist date or datetime as an aware instant; a bare date is the start of that day in `zone`."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=zone)
-    return datetime.combine(value, time(), zone)
+    return datetime.combine(value, _MIDNIGHT, zone)
+
+
+def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = None) -> datetime:
+    """`instant(value, zone)`, plus `after` if given (wall-clock arithmetic, as everywhere here), in UTC.
+
+    Comparing that with `now` (UTC) is cheap, where comparing instants in two zones calls utcoffset() four times.
+    """
+    if type(value) is date:  # the usual watchlist value, shared by many orders
+        return _utc_at_day(value, zone, after)
+    at = instant(value, zone)
+    return (at if after is None else at + after).astimezone(UTC)  # adding, even 0, resets fold as before
+
+
+@lru_cache(maxsize=8192)
+def _utc_at_day(day: date, zone: ZoneInfo, after: timedelta | None) -> datetime:
+    """_utc_at for a bare date, cached."""
+    return (datetime.combine(day, _MIDNIGHT, zone) + (after or _ZERO)).astimezone(UTC)
 
 
 class _Ctx:
@@ -122,7 +147,7 @@ class _Ctx:
         self.order, self.hist, self.rules = order, hist, policy.rules
         self.now = now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
-        self.local_today = self.now.astimezone(self.zone).date()
+        self.local_today = _local_day(self.now, self.zone)
         delivered_at = _delivered_at(order, hist, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
         self.delivered_at = delivered_at if delivered_at is not None and delivered_at <= self.now else None
@@ -143,14 +168,14 @@ class _Ctx:
 
     def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None = None, **params: object) -> Finding:
         """Render a finding's texts in the order's language."""
-        o = self.order
+        o, name = self.order, kind.value
         title, message, action = messages.render(
-            kind.value, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params
+            name, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params
         )
-        label = " · ".join(p for p in (o.shop, o.item) if p)
+        label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
         return Finding(
             kind, o.id, severity, f"{title} ({label or o.id})", message, action, due,
-            f"{o.id}:{kind.value}{':' + key if key else ''}",
+            f"{o.id}:{name}{':' + key if key else ''}",
         )
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
@@ -160,13 +185,19 @@ class _Ctx:
                 "last_where": where}
 
 
+@lru_cache(maxsize=16)
+def _local_day(now: datetime, zone: ZoneInfo) -> date:
+    """Today in `zone`; cached because every order of a cycle is evaluated at the same `now`."""
+    return now.astimezone(zone).date()
+
+
 def _delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
     if order.delivered_on is not None:
         return instant(order.delivered_on, zone)
     for event in reversed(hist.events):
-        if event.kind is EventKind.DELIVERED:
+        if event.kind is _DELIVERED_EVENT:
             return event.time
-    if hist.status is Status.DELIVERED:
+    if hist.status is _DELIVERED_STATUS:
         return hist.events[-1].time if hist.events else None
     return None
 
@@ -187,15 +218,15 @@ def tracking_missing(c: _Ctx) -> Iterator[Finding]:
     """No tracking number some days after ordering."""
     if c.order.tracking:
         return
-    ordered = instant(c.order.ordered_on, c.zone)
-    if c.now >= ordered + c.rules.tracking_missing_after:
+    if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.tracking_missing_after):
+        ordered = instant(c.order.ordered_on, c.zone)
         yield c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
 
 
 def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
     """A number the carrier still has no data for, some days after it appeared."""
     h = c.hist
-    if not c.order.tracking or h.status is None or h.events or h.status is not Status.NOT_FOUND:
+    if not c.order.tracking or h.status is None or h.events or h.status is not _NOT_FOUND:
         return
     since = instant(c.order.tracking_since, c.zone) if c.order.tracking_since else h.number_since
     if since is not None and c.now >= since + c.rules.tracking_unknown_after:
@@ -205,21 +236,24 @@ def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
 def stalled(c: _Ctx) -> Iterator[Finding]:
     """No new event for long; longer allowed while in international transit, with an early 'dark' notice."""
     h = c.hist
-    if not h.events or (h.status is not None and h.status.is_final):
+    if not h.events or h.status in _FINAL:
         return
     last = h.events[-1]
-    exported = last.kind is EventKind.EXPORTED
+    exported = last.kind is _EXPORTED
     quiet = c.now - last.time
-    limit = c.rules.stalled_international_after if exported else c.rules.stalled_after
-    params = c.event_params(last)
-    if exported and quiet >= c.rules.dark_after_export_after:
+    dark = exported and quiet >= c.rules.dark_after_export_after
+    stale = quiet >= (c.rules.stalled_international_after if exported else c.rules.stalled_after)
+    if not (dark or stale):
+        return
+    params, key = c.event_params(last), last.key
+    if dark:
         yield c.finding(
-            Kind.DARK_AFTER_EXPORT, Severity.INFO, last.key,
+            Kind.DARK_AFTER_EXPORT, Severity.INFO, key,
             watch=_watch(c),
             **params,
         )
-    if quiet >= limit:
-        yield c.finding(Kind.STALLED, Severity.WARNING, last.key, age=c.age(last.time), **params)
+    if stale:
+        yield c.finding(Kind.STALLED, Severity.WARNING, key, age=c.age(last.time), **params)
 
 
 def exceptions(c: _Ctx) -> Iterator[Finding]:
@@ -229,7 +263,7 @@ def exceptions(c: _Ctx) -> Iterator[Finding]:
     for i, event in enumerate(events):
         if event.kind not in EXCEPTION_KINDS:
             continue
-        if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not EventKind.DAMAGED:
+        if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not _DAMAGED:
             continue  # the parcel arrived after all: an earlier hitch is no longer news, unless it was damaged
         superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
@@ -243,8 +277,7 @@ def promised_passed(c: _Ctx) -> Iterator[Finding]:
     promised = c.order.promised_by
     if promised is None:
         return
-    late_from = instant(promised + timedelta(days=1), c.zone)
-    if c.now >= late_from + c.rules.promised_grace:
+    if c.now >= _utc_at(promised + _ONE_DAY, c.zone, c.rules.promised_grace):  # late from the next day
         protection = instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None
         overdue = days(max(1, (c.local_today - promised).days), c.lang)
         yield c.finding(
@@ -258,20 +291,25 @@ def protection(c: _Ctx) -> Iterator[Finding]:
     if c.order.protection_ends is None:
         return
     deadline = instant(c.order.protection_ends, c.zone)
-    deadline_txt = fmt_deadline(c.local(deadline), c.lang)
-    stamp = deadline.isoformat()
-    if c.now >= deadline:
-        yield c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, stamp, due=deadline, deadline=deadline_txt)
+    if c.now >= _utc_at(c.order.protection_ends, c.zone):
+        yield c.finding(
+            Kind.PROTECTION_ENDED, Severity.URGENT, deadline.isoformat(), due=deadline,
+            deadline=fmt_deadline(c.local(deadline), c.lang),
+        )
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
+    # A longer step warns earlier (its stretch holds the same holidays or more), so the steps reached
+    # come first here and the first one not reached ends the search.
     reached = None
     for step in sorted(c.rules.protection_warn, reverse=True):
         warn_at, shift = _warn_time(deadline, step, c)
-        if c.now >= warn_at:
-            reached = (step, shift)
+        if c.now < warn_at:
+            break
+        reached = (step, shift)
     if reached is None:
         return
     step, shift = reached
+    deadline_txt, stamp = fmt_deadline(c.local(deadline), c.lang), deadline.isoformat()
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
     severity = Severity.URGENT if (c.local(deadline).date() - c.local_today).days <= 3 else Severity.WARNING
     yield c.finding(
@@ -282,8 +320,8 @@ def protection(c: _Ctx) -> Iterator[Finding]:
 
 def long_wait(c: _Ctx) -> Iterator[Finding]:
     """So long since the order that the parcel will probably never come."""
-    ordered = instant(c.order.ordered_on, c.zone)
-    if c.now >= ordered + c.rules.long_wait_after:
+    if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.long_wait_after):
+        ordered = instant(c.order.ordered_on, c.zone)
         yield c.finding(Kind.LONG_WAIT, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
 
 
@@ -292,11 +330,10 @@ def dispute_followup(c: _Ctx) -> Iterator[Finding]:
     d = c.order.dispute
     if d is None or d.wait_until is None:
         return
-    start = instant(d.wait_until, c.zone)
-    if c.now >= start:
+    if c.now >= _utc_at(d.wait_until, c.zone):
         yield c.finding(
             Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
-            due=instant(d.wait_until + timedelta(days=1), c.zone),
+            due=instant(d.wait_until + _ONE_DAY, c.zone),
             opened=messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else "",
             wait_until=c.day(d.wait_until),
         )
@@ -332,8 +369,10 @@ def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
     if c.delivered_at is None or not c.order.refund_window:
         return
     end = c.delivered_at + c.order.refund_window
+    if c.now >= end:
+        return
     warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c)
-    if warn_at <= c.now < end:
+    if warn_at <= c.now:
         yield c.finding(
             Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), due=end,
             deadline=fmt_deadline(c.local(end), c.lang), left=_left(end, c), holiday=shift,
@@ -352,22 +391,28 @@ _RULES_DELIVERED: tuple[Rule, ...] = (exceptions, delivered, refund_window_endin
 
 
 def _warn_time(deadline: datetime, step: timedelta, c: _Ctx) -> tuple[datetime, str]:
-    """When to warn `step` before `deadline`; earlier by the holiday days inside that stretch, and why."""
+    """When to warn `step` before `deadline`, in UTC; earlier by the holiday days inside that stretch, and why."""
     warn_at = deadline - step
-    if not c.rules.holiday_shift:
-        return warn_at, ""
-    local_deadline = c.local(deadline)
-    first = c.local(warn_at).date()
-    last = local_deadline.date() - timedelta(days=1) if local_deadline.timetz() == time(tzinfo=c.zone) else local_deadline.date()
-    if last < first:
-        return warn_at, ""
+    if c.rules.holiday_shift:
+        local_deadline = c.local(deadline)
+        first = c.local(warn_at).date()
+        last = local_deadline.date() - _ONE_DAY if local_deadline.time() == _MIDNIGHT else local_deadline.date()
+        shift_days, note = _holiday_shift(first, last, c.lang) if first <= last else (0, "")
+        if shift_days:
+            return (warn_at - timedelta(days=shift_days)).astimezone(UTC), note
+    # UTC because the callers compare it with `now`: cheap within one zone, not across two.
+    return warn_at.astimezone(UTC), ""
+
+
+@lru_cache(maxsize=4096)
+def _holiday_shift(first: date, last: date, lang: str) -> tuple[int, str]:
+    """Holiday days within [first, last] and the note naming them; cached, as deadlines share a few dates."""
     periods = holidays.overlapping(first, last)
     shift_days = sum(p.overlap_days(first, last) for p in periods)
     if not shift_days:
-        return warn_at, ""
-    named = messages.join([messages.holiday_span(p.name, p.first, p.last, c.lang) for p in periods], c.lang)
-    note = messages.fragment("holiday", c.lang, shift=days(shift_days, c.lang), holidays=named)
-    return warn_at - timedelta(days=shift_days), note
+        return 0, ""
+    named = messages.join([messages.holiday_span(p.name, p.first, p.last, lang) for p in periods], lang)
+    return shift_days, messages.fragment("holiday", lang, shift=days(shift_days, lang), holidays=named)
 
 
 def _watch(c: _Ctx) -> str:
