@@ -15,7 +15,7 @@ import typer
 
 from monitor import __version__
 from monitor.config import App, load_app
-from monitor.cycle import evaluate_all, run_cycle
+from monitor.cycle import evaluate_all, order_histories, run_cycle
 from monitor.errors import ConfigError, MonitorError
 from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
@@ -165,9 +165,8 @@ def status(
     at = _parse_now(now, app)
     try:
         store = Store.in_dir(app.state_dir)
-        findings = evaluate_all(app, store, at)
-        triples = [(o.id, *(app.source(o) or ("", o.tracking or ""))) for o in app.watchlist.orders]
-        histories = store.histories(triples)
+        histories = order_histories(app, store)
+        findings = evaluate_all(app, store, at, histories)
         store.close()
     except MonitorError as exc:
         _fail(exc)

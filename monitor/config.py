@@ -16,7 +16,7 @@ from carriers.base import Carrier, Clock, build_settings, load_registry
 from carriers.detect import candidates
 from monitor.errors import ConfigError, Problem
 from monitor.store import default_state_dir
-from monitor.watchlist import Order, Watchlist, load_watchlist, problems_from, read_text
+from monitor.watchlist import Order, Watchlist, parse_toml, problems_from, read_text, validate_data
 
 log = logging.getLogger("tracking_monitor")
 
@@ -120,8 +120,9 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     """Load and validate everything; raise ConfigError naming every problem."""
     path = config_path(cli_path)
     registry = load_registry()
-    watchlist = load_watchlist(path, registry)
-    carriers, skipped = _build_carriers(registry, watchlist, path, clock)
+    text = read_text(path)  # read once: carrier-table errors are located in the same text that was validated
+    watchlist = validate_data(parse_toml(text, path), text, path, registry)
+    carriers, skipped = _build_carriers(registry, watchlist, text, path, clock)
     env = EnvSettings()
     urls = [*watchlist.notify.urls, *env.urls()]
     destinations: dict[str, str | None] = {destination_id(u): u for u in urls} or {TERMINAL: None}
@@ -129,7 +130,7 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
 
 
 def _build_carriers(
-    registry: dict[str, type[Carrier]], watchlist: Watchlist, path: Path, clock: Clock
+    registry: dict[str, type[Carrier]], watchlist: Watchlist, text: str, path: Path, clock: Clock
 ) -> tuple[dict[str, Carrier], dict[str, str]]:
     carriers: dict[str, Carrier] = {}
     skipped: dict[str, str] = {}
@@ -139,7 +140,7 @@ def _build_carriers(
         try:
             settings = build_settings(cls, table)
         except ValidationError as exc:
-            problems += problems_from(exc, read_text(path), path, ("carriers", cid))
+            problems += problems_from(exc, text, path, ("carriers", cid))
             continue
         if not settings.enabled:
             skipped[cid] = "disabled in the watchlist"

@@ -13,7 +13,7 @@ from carriers.model import Shipment
 from monitor.config import App
 from monitor.notify import Notifier
 from monitor.rules import Finding, History, Policy, evaluate
-from monitor.store import Store
+from monitor.store import ShipmentState, Store
 
 log = logging.getLogger("tracking_monitor.cycle")
 
@@ -30,9 +30,8 @@ class CycleResult:
     new: list[Finding]  # the findings notified for the first time in this cycle
 
 
-def due_sources(app: App, store: Store, now: datetime) -> dict[str, list[str]]:
+def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: datetime) -> dict[str, list[str]]:
     """Numbers to poll now, by carrier: never polled, or their next poll time has come."""
-    states = store.shipment_states()
     due: dict[str, set[str]] = defaultdict(set)
     for order in app.watchlist.orders:
         src = app.source(order)
@@ -46,8 +45,8 @@ def due_sources(app: App, store: Store, now: datetime) -> dict[str, list[str]]:
 
 async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
     """Ask every carrier about its due numbers, batch by batch; return (numbers polled, new events)."""
-    due = due_sources(app, store, now)
     before = store.shipment_states()
+    due = due_sources(app, before, now)
     next_poll = now + app.watchlist.monitor.poll_interval
     totals = [0, 0]
 
@@ -99,14 +98,16 @@ def _log_transitions(carrier: str, results: FetchResult, before: dict) -> None:
             log.info("%s %s: tracking source recovered", carrier, number)
 
 
-def evaluate_all(app: App, store: Store, now: datetime) -> list[Finding]:
-    """Every finding that holds now, over all orders."""
+def order_histories(app: App, store: Store) -> dict[str, History]:
+    """The stored tracking history of every order, by order id."""
+    return store.histories([(o.id, *(app.source(o) or ("", o.tracking or ""))) for o in app.watchlist.orders])
+
+
+def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, History] | None = None) -> list[Finding]:
+    """Every finding that holds now, over all orders; pass `histories` when they were already read."""
     wl = app.watchlist
-    triples = []
-    for order in wl.orders:
-        src = app.source(order)
-        triples.append((order.id, *(src or ("", order.tracking or ""))))
-    histories = store.histories(triples)
+    if histories is None:
+        histories = order_histories(app, store)
     zone, lang = wl.monitor.zone, wl.monitor.language
     out: list[Finding] = []
     for order in wl.orders:
