@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS outbox(
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT NOT NULL, sent_at TEXT, last_error TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
 """
+# Columns added after a table first shipped: added in place on open, so an older state file keeps its rows.
+# Append here (table -> column -> definition); never rename or drop, an older binary may still read the file.
+_ADDED_COLUMNS: dict[str, dict[str, str]] = {}
 
 
 def _ts(value: datetime) -> str:
@@ -106,11 +109,20 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise StateError(f"{self.path}: written by a newer tracking-monitor (schema {version})")
             self.db.executescript(_SCHEMA)
+            self._add_columns()
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: cannot open the state database: {exc}") from None
         except OSError as exc:
             raise StateError(f"{self.path}: cannot create the state directory: {exc.strerror or exc}") from None
+
+    def _add_columns(self) -> None:
+        """ALTER TABLE … ADD COLUMN for every column an older state file lacks."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, ddl in columns.items():
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
 
     @classmethod
     def in_dir(cls, directory: Path) -> Store:
