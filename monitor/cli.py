@@ -131,6 +131,8 @@ def check(
     out = sys.stderr if as_json else sys.stdout
     try:
         store = Store.in_dir(app.state_dir)
+        if not dry_run:
+            store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
         if dry_run:
             real, store = store, store.snapshot()
             real.close()

@@ -48,6 +48,7 @@ class Daemon:
         self.cli_path, self.clock = cli_path, clock
         self.app: App = load_app(cli_path, clock)
         self.store = Store.in_dir(self.app.state_dir)
+        self.store.clear_auth_failures()  # a restart may come with a new key: ask again
         self.notifier = self._notifier()
         self.fingerprint = _fingerprint(self.app.path)
         self.sd = sd or sdnotify.Notifier()
@@ -107,6 +108,7 @@ class Daemon:
             return False
         old = self.app
         self.app = app
+        self.store.clear_auth_failures()  # the edit may have fixed a rejected key
         self.notifier = self._notifier()
         await old.aclose()
         log.info("watchlist reloaded (%s): %s", why, self.status_line().split(",")[0])
