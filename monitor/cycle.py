@@ -109,7 +109,8 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
             asked.update((carrier.id, n) for n in batch)
             _log_transitions(carrier.id, results, before)
             wait, reason = _imposed_wait(results, now, interval)
-            polls = {n: (now + wait if wait and isinstance(r, RateLimitedError) else next_poll(r, now, interval, carrier))
+            # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
+            polls = {n: now if isinstance(r, RateLimitedError | AuthError) else next_poll(r, now, interval, carrier)
                      for n, r in results.items()}
             # One transaction per poll result: a crash loses at most the batch in flight.
             outcome = PollOutcome(results, polls, carrier.budget.drain(), now + wait if wait else None, reason)
