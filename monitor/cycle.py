@@ -98,27 +98,35 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
     asked: set[tuple[str, str]] = set()
 
     async def one_carrier(carrier: Carrier, numbers: dict[str, list[str]]) -> dict[str, list[str]]:
-        """Poll one carrier's numbers; return the not-found ones that have another candidate."""
+        """Poll one carrier's numbers, batches in parallel up to its concurrency; return not-found ones to pass on."""
         carrier.memory = store.memory(carrier.id)
         carrier.budget.used = cstates[carrier.id].calls_on(day) if carrier.id in cstates else 0
         fallback: dict[str, list[str]] = {}
         todo = sorted(numbers)
-        for i in range(0, len(todo), carrier.max_batch):
-            batch = todo[i : i + carrier.max_batch]
-            results = await _fetch(carrier, batch)
+        slots = asyncio.Semaphore(getattr(carrier.settings, "concurrency", 1))
+        told_to_wait = asyncio.Event()
+
+        async def one_batch(batch: list[str]) -> None:
+            async with slots:
+                if told_to_wait.is_set():
+                    return  # the rest stays due and is asked once the wait is over
+                results = await _fetch(carrier, batch)
             asked.update((carrier.id, n) for n in batch)
             _log_transitions(carrier.id, results, before)
             wait, reason = _imposed_wait(results, now, interval)
+            if wait:
+                told_to_wait.set()
             # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
             polls = {n: now if isinstance(r, RateLimitedError | AuthError) else next_poll(r, now, interval, carrier)
                      for n, r in results.items()}
-            # One transaction per poll result: a crash loses at most the batch in flight.
+            # One transaction per poll result: a crash loses at most the batches in flight.
             outcome = PollOutcome(results, polls, carrier.budget.drain(), now + wait if wait else None, reason)
             totals[1] += store.record_poll(carrier.id, outcome, now)
             totals[0] += len(batch)
             fallback.update({n: numbers[n] for n, r in results.items() if isinstance(r, NotFoundError) and numbers[n]})
-            if wait:
-                break  # the rest stays due and is asked once the wait is over
+
+        size = carrier.max_batch
+        await asyncio.gather(*(one_batch(todo[i : i + size]) for i in range(0, len(todo), size)))
         return fallback
 
     before = store.shipment_states()
