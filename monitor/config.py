@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 from carriers.base import Carrier, Clock, build_settings, load_registry
-from carriers.detect import candidates
+from carriers.detect import AGGREGATORS, rank
 from carriers.http import CREDENTIAL_FIELDS, env_id
 from monitor.errors import ConfigError, Problem
 from monitor.store import default_state_dir
@@ -106,7 +106,7 @@ class App:
 
     def sources(self, order: Order, routes: dict[str, str] | None = None) -> list[tuple[str, str]]:
         """(carrier id, number) pairs to ask for an order, best first: a named carrier, the carrier that
-        answered before (`routes`), else every usable candidate for the number's format."""
+        answered before (`routes`), else every usable candidate in rank order (direct carriers, then aggregators)."""
         number = order.tracking
         if not number:
             return []
@@ -114,7 +114,7 @@ class App:
             return [(order.carrier, number)] if order.carrier in self.carriers else []
         if (won := (routes or {}).get(number)) in self.carriers:
             return [(won, number)]
-        return [(c.carrier, number) for c in candidates(number) if c.carrier in self.carriers]
+        return [(c.carrier, number) for c in rank(number, self.carriers) if c.carrier in self.carriers]
 
     def source(self, order: Order, routes: dict[str, str] | None = None) -> tuple[str, str] | None:
         """(carrier id, number) to poll for an order, or None when no usable carrier can be asked."""
@@ -123,14 +123,14 @@ class App:
 
     def why_no_source(self, order: Order) -> str:
         """A one-line reason an order with a tracking number is not polled."""
-        wanted = order.carrier if order.carrier != "auto" else next(
-            (c.carrier for c in candidates(order.tracking or "")), ""
-        )
-        if wanted and wanted in self.skipped:
-            return f"{wanted}: {self.skipped[wanted]}"
-        if wanted:
-            return f"{wanted}: not installed"
-        return "no configured carrier recognises this number; set carrier = \"…\""
+        wanted = [order.carrier] if order.carrier != "auto" else [
+            c.carrier for c in rank(order.tracking or "", self.carriers)]
+        if not wanted:
+            return "no carrier recognises this number; set carrier = \"…\""
+        why = f"{wanted[0]}: {self.skipped.get(wanted[0], 'not installed')}"
+        if others := [a for a in AGGREGATORS if a in wanted[1:]]:
+            why += f" (an aggregator would do too: {' or '.join(others)})"
+        return why
 
     async def aclose(self) -> None:
         """Close the carriers' network clients."""
