@@ -13,8 +13,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from carriers.base import load_registry
+from carriers.detect import Candidate, Detection, detect, rank
 from monitor import __version__
-from monitor.config import App, load_app
+from monitor.config import App, config_path, load_app
 from monitor.cycle import evaluate_all, order_histories, run_cycle
 from monitor.errors import ConfigError, MonitorError
 from monitor.notify import Notifier, print_alert
@@ -235,6 +237,70 @@ def run(ctx: typer.Context) -> None:
         asyncio.run(daemon.serve())
     except MonitorError as exc:
         _fail(exc)
+
+
+@cli.command("detect")
+def detect_command(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The tracking number (spaces and case do not matter).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead of lines.")] = False,
+) -> None:
+    """Which carriers can track NUMBER, in the order they would be asked, and why; says when a check digit is wrong."""
+    found = detect(number)
+    path = config_path(ctx.obj.config)
+    app = _load(ctx.obj, _now) if path.exists() else None
+    if app is not None:
+        asyncio.run(app.aclose())
+    usable = app.carriers if app else {}
+    installed = load_registry()
+
+    def status(carrier: str) -> str:
+        if carrier in usable:
+            return "usable"
+        if carrier not in installed:
+            return "not installed"
+        if app is None:
+            return "installed"
+        why = app.skipped.get(carrier)
+        return "would be asked if configured" + (f" ({why})" if why else "")
+
+    ranked = [(c, status(c.carrier)) for c in rank(found.candidates, usable)]
+    if not ranked and not as_json:
+        for p in found.problems:
+            typer.echo(f"error: {p}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps({
+            "number": found.number,
+            "formats": [{"format": m.format, "note": m.note or None,
+                         "check": {"found": m.check.found, "expected": m.check.expected, "ok": m.check.ok}
+                         if m.check else None} for m in found.matches],
+            "problems": list(found.problems),
+            "config": str(path) if app else None,
+            "candidates": [{"carrier": c.carrier, "score": c.score, "reason": c.reason, "status": st,
+                            "usable": c.carrier in usable} for c, st in ranked],
+        }, ensure_ascii=False, indent=2))
+        raise typer.Exit(0 if ranked else 2)
+    _print_detection(found, ranked, path if app else None, path)
+
+
+def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], config: Path | None, looked_at: Path) -> None:
+    typer.echo(found.number)
+    for m in found.matches:
+        typer.echo(f"format: {m.summary()}")
+    if not found.matches:
+        typer.echo("format: none that tracking-monitor knows")
+    for p in found.problems:
+        typer.echo(f"problem: {p}")
+    typer.echo(f"config: {config}" if config else f"config: none found at {looked_at}: ranking by format only")
+    for i, (c, st) in enumerate(ranked, 1):
+        typer.echo(f"{i:2}. {c.carrier:<10} {c.score:.2f}  {st}")
+        typer.echo(f"    {c.reason}")
+    asked = [c.carrier for c, st in ranked if st == "usable"]
+    if asked:
+        typer.echo(f"would ask: {', then '.join(asked)}")
+    elif config:
+        typer.echo("no usable carrier in this config can track it: configure one above")
 
 
 def entry() -> None:

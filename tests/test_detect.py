@@ -1,12 +1,15 @@
-"""Tracking-number detection as a user meets it: formats, check digits, ranking and App.source."""
+"""Tracking-number detection as a user meets it: formats, check digits, ranking, App.source and `detect`."""
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from carriers.detect import (
     Candidate,
@@ -19,9 +22,12 @@ from carriers.detect import (
     s10_check_digit,
     ups_check_digit,
 )
+from monitor.cli import cli
 from monitor.config import TERMINAL, App
 from monitor.watchlist import Order, Watchlist
 from tests.helpers import ScriptedCarrier
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 # Published numbers: the UPU's own S10 example, and the valid/invalid test numbers of
 # jkeen/tracking_number_data (couriers/*.json) and of public La Poste client READMEs.
@@ -328,3 +334,86 @@ def test_dhl_property(length: int, digits: str, pick: tuple[int, int]) -> None:
 def test_the_single_changes_each_scheme_cannot_see(valid: str, also_valid: str, fmt: str) -> None:
     """The blind spots the properties allow, on real-shaped numbers: both numbers pass."""
     assert _detected(valid, fmt) and _detected(also_valid, fmt)
+
+
+# --- The `detect` command ---
+
+@pytest.fixture(autouse=True)
+def no_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TRACKING_MONITOR_CONFIG", "TRACKING_MONITOR_SECRETS_DIR", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def invoke(*args: str, config: Path = EXAMPLE):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, ["--config", str(config), "detect", *args])
+
+
+def test_detect_lists_the_candidates_in_order_with_their_status() -> None:
+    """Plain lines, numbered in the order the carriers would be asked, each with its status and reason."""
+    result = invoke("rb 123 456 785 cn")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.splitlines()[:3] == [
+        "RB123456785CN", "format: UPU S10, origin China (China Post), check digit correct", f"config: {EXAMPLE}"]
+    assert re.findall(r"^ *\d+\. (\S+)", out, re.M) == ["17track", "aftership", "laposte"]
+    assert "La Poste tracks international mail once it reaches France" in out
+    assert "\x1b" not in out  # piped: no colour codes
+
+
+def test_detect_says_a_check_digit_is_wrong() -> None:
+    """A typo in a UPS number is said plainly, and the number is still looked up."""
+    result = invoke("1Z879E930346834441")
+    assert result.exit_code == 0
+    assert ("problem: check digit is 1 where 0 was expected for a UPS 1Z number: probably a typo in the number"
+            in result.stdout)
+    assert " ups " in result.stdout
+
+
+def test_detect_shows_what_the_config_can_use(tmp_path: Path) -> None:
+    """A usable carrier is marked and named as the one asked; a disabled one says why it is not asked."""
+    assert "would ask: demo" in invoke("DEMO-TRANSIT").stdout
+    off = tmp_path / "off.toml"
+    off.write_text('[carriers.demo]\nenabled = false\n', encoding="utf-8")
+    out = invoke("DEMO-TRANSIT", config=off).stdout
+    assert "demo       1.00  would be asked if configured (disabled in the watchlist)" in out
+    assert "no usable carrier in this config can track it" in out
+
+
+def test_detect_without_a_config_still_ranks_by_format(tmp_path: Path) -> None:
+    """No config file: the format-based ranking, and a line saying no config was found."""
+    missing = tmp_path / "none.toml"
+    result = invoke("LP00123456789012", config=missing)
+    assert result.exit_code == 0
+    assert f"config: none found at {missing}: ranking by format only" in result.stdout
+    assert " cainiao " in result.stdout and "would ask" not in result.stdout
+
+
+def test_detect_with_a_broken_config_fails_like_every_command(tmp_path: Path) -> None:
+    """A config that exists but is invalid is an error (exit 2) naming the file, not silently ignored."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[monitor\n", encoding="utf-8")
+    result = invoke("LP00123456789012", config=bad)
+    assert result.exit_code == 2 and str(bad) in result.stderr
+
+
+@pytest.mark.parametrize("garbage", ["", "hello!", "ab"])
+def test_detect_rejects_garbage_with_exit_2(garbage: str) -> None:
+    """Nothing to look up: one error line on stderr, nothing on stdout, exit 2."""
+    result = invoke(garbage)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_detect_json() -> None:
+    """--json: the number, formats with their check, problems, config and the ranked candidates."""
+    result = invoke("--json", "3318810024")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["number"] == "3318810024" and data["config"] == str(EXAMPLE)
+    assert data["formats"] == [{"format": "DHL Express waybill", "note": None,
+                                "check": {"found": "4", "expected": "5", "ok": False}}]
+    assert "a number from another carrier" in data["problems"][0]
+    assert [c["carrier"] for c in data["candidates"]] == ["17track", "aftership", "dhl"]
+    assert all(set(c) == {"carrier", "score", "reason", "status", "usable"} for c in data["candidates"])
+    garbage = invoke("--json", "!!")
+    assert garbage.exit_code == 2 and json.loads(garbage.stdout)["candidates"] == []
