@@ -1,13 +1,13 @@
 """Tracking-number formats and check digits → candidate carriers, ranked by likelihood and configuration."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import cycle
 
 _SPACES = re.compile(r"[\s\u00a0]+")
-# Same rule as the watchlist's `tracking` field: anything else cannot be a tracking number.
 _PLAUSIBLE = re.compile(r"[A-Z0-9\-]{4,40}")
 
 # Aggregators cover thousands of carriers and detect the carrier themselves; in this order of preference.
@@ -18,6 +18,15 @@ _WRONG_CHECK = 0.3  # a wrong check digit keeps the candidate but weighs it this
 def normalize(number: str) -> str:
     """Strip spaces and upper-case, as every carrier expects."""
     return _SPACES.sub("", number).upper()
+
+
+def shape_problem(number: str) -> str | None:
+    """Why a normalized, non-empty `number` cannot be a tracking number, or None when it can be one."""
+    if _PLAUSIBLE.fullmatch(number):
+        return None
+    bad = "".join(dict.fromkeys(c for c in number if not re.fullmatch(r"[A-Z0-9\-]", c)))
+    why = f"has characters a tracking number cannot have ({' '.join(bad)})" if bad else f"is {len(number)} characters long"
+    return f"{why}; expected 4 to 40 letters, digits or dashes"
 
 
 # --- Check digits. Each takes the digits the check covers and returns the digit expected after them. ---
@@ -237,20 +246,11 @@ class Detection:
     candidates: tuple[Candidate, ...]  # most likely first, before any configuration is considered
 
 
-def _implausible(raw: str, number: str) -> str | None:
-    if not number:
-        return "the tracking number is empty"
-    if _PLAUSIBLE.fullmatch(number):
-        return None
-    bad = "".join(dict.fromkeys(c for c in number if not re.fullmatch(r"[A-Z0-9\-]", c)))
-    why = f"has characters a tracking number cannot have ({' '.join(bad)})" if bad else f"is {len(number)} characters long"
-    return f"{raw.strip()!r} {why}; expected 4 to 40 letters, digits or dashes"
-
-
 def detect(number: str) -> Detection:
     """Formats, check-digit problems and candidate carriers for one tracking number."""
     n = normalize(number)
-    if (problem := _implausible(number, n)) is not None:
+    if not n or (why := shape_problem(n)):
+        problem = f"{json.dumps(number.strip(), ensure_ascii=False)} {why}" if n else "the tracking number is empty"
         return Detection(n, (), (problem,), ())
     matches = formats(n)
     best: dict[str, Candidate] = {}

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from carriers.detect import normalize
+from carriers.detect import normalize, shape_problem
 from monitor.durations import HINT as DURATION_HINT
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, Problem
@@ -256,9 +256,6 @@ def _order_id(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-_TRACKING = re.compile(r"[A-Z0-9\-]{4,40}")
-
-
 class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     """One `[[orders]]` entry."""
 
@@ -289,10 +286,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
         if value is None:
             return None
         number = normalize(value)
-        if number and not _TRACKING.fullmatch(number):
-            bad = "".join(dict.fromkeys(c for c in number if not re.fullmatch(r"[A-Z0-9\-]", c)))
-            why = f"has characters a tracking number cannot have ({' '.join(bad)})" if bad else f"is {len(number)} characters long"
-            raise ValueError(f"{_q(value)} {why}; expected 4 to 40 letters, digits or dashes")
+        if number and (why := shape_problem(number)):
+            raise ValueError(f"{_q(value)} {why}")
         return number or None
 
     @field_validator("carrier")
