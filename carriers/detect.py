@@ -215,7 +215,7 @@ _FORMATS = (
         distinctive=False)),
     # Many carriers use 10–11 bare digits and one in seven passes mod 7: a weak hint even when it holds.
     _fmt(r"\d{10,11}", lambda m: Match(
-        "DHL Express waybill", (Hint("dhl", 0.35),), _check(m[0][-1], dhl_check_digit(m[0][:-1])),
+        "DHL Express", (Hint("dhl", 0.35),), _check(m[0][-1], dhl_check_digit(m[0][:-1])),
         distinctive=False)),
 )
 

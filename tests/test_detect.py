@@ -53,8 +53,8 @@ VALID = [
     ("041441760228964", "FedEx Ground 15-digit", "fedex"),
     ("568283610012734", "FedEx Ground 15-digit", "fedex"),
     ("9611020987654312345672", "FedEx Ground 96", "fedex"),
-    ("3318810025", "DHL Express waybill", "dhl"),
-    ("73891051146", "DHL Express waybill", "dhl"),
+    ("3318810025", "DHL Express", "dhl"),
+    ("73891051146", "DHL Express", "dhl"),
     ("LP00123456789012", "Cainiao LP", "cainiao"),
     ("YT2229521272164446", "YunExpress YT", "17track"),
     ("6A15602676300", "Colissimo", "laposte"),
@@ -86,7 +86,7 @@ INVALID = [
     ("03071790000523483742", "USPS 20-digit", "2", "1", "a number from another carrier"),
     ("996578788855", "FedEx Express 12-digit", "5", "6", "a number from another carrier"),
     ("568283610012732", "FedEx Ground 15-digit", "2", "4", "a number from another carrier"),
-    ("3318810010", "DHL Express waybill", "0", "4", "a number from another carrier"),
+    ("3318810010", "DHL Express", "0", "4", "a number from another carrier"),
 ]
 
 
@@ -206,6 +206,19 @@ def test_source_asks_the_best_usable_carrier(tracking: str, usable: set[str], so
     assert app.source(order) == ((source, tracking) if source else None)
 
 
+@pytest.mark.parametrize(("tracking", "routes", "chain"), [
+    ("6A15602676300", {}, ["laposte", "17track", "aftership"]),
+    ("RB123456785CN", {}, ["laposte", "17track", "aftership"]),
+    ("YT2229521272164446", {}, ["17track", "aftership"]),
+    ("6A15602676300", {"6A15602676300": "aftership"}, ["aftership"]),  # the carrier that answered before
+])
+def test_sources_is_the_chain_to_try_when_a_carrier_answers_not_found(
+        tracking: str, routes: dict[str, str], chain: list[str]) -> None:
+    """Every usable candidate in rank order, unless a carrier already answered for this number."""
+    app, order = _app(tracking, {"laposte", "17track", "aftership", "ups"})
+    assert app.sources(order, routes) == [(c, tracking) for c in chain]
+
+
 @pytest.mark.parametrize(("tracking", "skipped", "why"), [
     ("LP00123456789012", {"cainiao": "disabled in the watchlist"},
      "cainiao: disabled in the watchlist (an aggregator would do too: 17track or aftership)"),
@@ -318,16 +331,16 @@ def test_dhl_property(length: int, digits: str, pick: tuple[int, int]) -> None:
     """Valid waybills are detected; a changed digit is caught except a serial digit changed by ±7 (10ᵏ·7 ≡ 0 mod 7)."""
     serial = digits[:length]
     number = serial + str(dhl_check_digit(serial))
-    assert _detected(number, "DHL Express waybill")
+    assert _detected(number, "DHL Express")
     i, diff, changed = _mutate(number, range(len(number)), pick)
-    assert _detected(changed, "DHL Express waybill") == (i < len(number) - 1 and abs(diff) == 7)
+    assert _detected(changed, "DHL Express") == (i < len(number) - 1 and abs(diff) == 7)
 
 
 @pytest.mark.parametrize(("valid", "also_valid", "fmt"), [
     ("RB123456785GB", "RB323456785GB", "UPU S10"),
     ("477179081230", "077179081230", "FedEx Express 12-digit"),
     ("1Z879E930346834440", "1Z829E930346834440", "UPS 1Z"),
-    ("3318810025", "3388810025", "DHL Express waybill"),
+    ("3318810025", "3388810025", "DHL Express"),
     ("03071790000523483741", "03071790000523483743", "USPS 20-digit"),
     ("1Z999AA10123456784", "1Z999A210123456784", "UPS 1Z"),  # A counts as 2
 ])
@@ -410,7 +423,7 @@ def test_detect_json() -> None:
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["number"] == "3318810024" and data["config"] == str(EXAMPLE)
-    assert data["formats"] == [{"format": "DHL Express waybill", "note": None,
+    assert data["formats"] == [{"format": "DHL Express", "note": None,
                                 "check": {"found": "4", "expected": "5", "ok": False}}]
     assert "a number from another carrier" in data["problems"][0]
     assert [c["carrier"] for c in data["candidates"]] == ["17track", "aftership", "dhl"]
