@@ -36,8 +36,8 @@ def shape_problem(number: str) -> str | None:
 
 def s10_check_digit(serial: str) -> int:
     """UPU S10 check digit of the 8-digit serial number."""
-    # UPU standard S10 (also the French "codage des courriers recommandés"): weights 8,6,4,2,3,5,9,7,
-    # C = 11 − (sum mod 11), then 10 → 0 and 11 → 5. The standard's example: RB123456785GB.
+    # UPU standard S10 (jkeen's validates_s10?): weights 8,6,4,2,3,5,9,7, C = 11 − (sum mod 11), then
+    # 10 → 0 and 11 → 5. The standard's example: RB123456785GB.
     c = 11 - sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
     return {10: 0, 11: 5}.get(c, c)
 
@@ -56,8 +56,8 @@ def ups_check_digit(body: str) -> int:
 
 def mod10_check_digit(digits: str) -> int:
     """The GS1-style mod 10 check digit (weights 3, 1, 3, … from the rightmost digit) used by USPS and FedEx Ground."""
-    # USPS Publication 199 (IMpb) "Mod 10 check digit" and FedEx Ground's label specification; couriers/usps.json
-    # and fedex.json ("mod10", evens ×3 / odds ×3 depending on length: both put ×3 on the rightmost digit).
+    # couriers/usps.json and fedex.json ("mod10" with a ×3 multiplier on even or odd positions, whichever puts
+    # it on the rightmost digit), which cite USPS Publication 199 (IMpb) and FedEx Ground's label specification.
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
     return -total % 10
 
@@ -166,6 +166,11 @@ def _s10(m: re.Match[str]) -> Match:
                  f"origin {ORIGINS.get(origin, origin)}")
 
 
+def _bare(name: str, carrier: str, score: float, check_digit: Callable[[str], int]) -> Callable[[re.Match[str]], Match]:
+    """A format of bare digits whose last digit checks the others."""
+    return lambda m: Match(name, (Hint(carrier, score),), _check(m[0][-1], check_digit(m[0][:-1])), distinctive=False)
+
+
 def _usps20(m: re.Match[str]) -> Match:
     # The 20-digit form may be a 22-digit IMpb printed without its "91" application identifier, whose check
     # digit still covers the 91 (couriers/usps.json "USPS 91", prepend_if); other 20-digit numbers omit it.
@@ -207,16 +212,10 @@ _FORMATS = (
     _fmt(r"\d[A-Z]\d{11}", lambda m: Match(
         "Colissimo", (Hint("laposte", 0.85, "La Poste tracks Colissimo"),))),
     _fmt(r"\d{20}", _usps20),
-    _fmt(r"\d{15}", lambda m: Match(
-        "FedEx Ground 15-digit", (Hint("fedex", 0.6),), _check(m[0][-1], mod10_check_digit(m[0][:-1])),
-        distinctive=False)),
-    _fmt(r"\d{12}", lambda m: Match(
-        "FedEx Express 12-digit", (Hint("fedex", 0.6),), _check(m[0][-1], fedex12_check_digit(m[0][:-1])),
-        distinctive=False)),
+    _fmt(r"\d{15}", _bare("FedEx Ground 15-digit", "fedex", 0.6, mod10_check_digit)),
+    _fmt(r"\d{12}", _bare("FedEx Express 12-digit", "fedex", 0.6, fedex12_check_digit)),
     # Many carriers use 10–11 bare digits and one in seven passes mod 7: a weak hint even when it holds.
-    _fmt(r"\d{10,11}", lambda m: Match(
-        "DHL Express", (Hint("dhl", 0.35),), _check(m[0][-1], dhl_check_digit(m[0][:-1])),
-        distinctive=False)),
+    _fmt(r"\d{10,11}", _bare("DHL Express", "dhl", 0.35, dhl_check_digit)),
 )
 
 
@@ -249,9 +248,10 @@ class Detection:
 def detect(number: str) -> Detection:
     """Formats, check-digit problems and candidate carriers for one tracking number."""
     n = normalize(number)
-    if not n or (why := shape_problem(n)):
-        problem = f"{json.dumps(number.strip(), ensure_ascii=False)} {why}" if n else "the tracking number is empty"
-        return Detection(n, (), (problem,), ())
+    if not n:
+        return Detection(n, (), ("the tracking number is empty",), ())
+    if why := shape_problem(n):
+        return Detection(n, (), (f"{json.dumps(number.strip(), ensure_ascii=False)} {why}",), ())
     matches = formats(n)
     best: dict[str, Candidate] = {}
     for match in matches:
@@ -261,11 +261,12 @@ def detect(number: str) -> Detection:
             cand = Candidate(hint.carrier, reason, round(hint.score * penalty, 2))
             if hint.carrier not in best or cand.score > best[hint.carrier].score:
                 best[hint.carrier] = cand
-    # Aggregators can be asked about any plausible number but the demo's scripted ones, below the direct
-    # carriers a clean format points at.
-    fallback = "aggregator: covers thousands of carriers and detects the carrier itself"
-    for agg in AGGREGATORS if "demo" not in best else ():
-        best.setdefault(agg, Candidate(agg, fallback, 0.3) if matches else Candidate(agg, "no known format; " + fallback, 0.2))
+    # Aggregators can be asked about any plausible number, below the direct carriers a clean format points at;
+    # no real carrier knows the scripted DEMO numbers.
+    if "demo" not in best:
+        why = "aggregator: covers thousands of carriers and detects the carrier itself"
+        for agg in AGGREGATORS:
+            best.setdefault(agg, Candidate(agg, why, 0.3) if matches else Candidate(agg, f"no known format; {why}", 0.2))
     ranked = sorted(best.values(), key=lambda c: -c.score)  # stable: format order breaks ties
     problems = tuple(p for m in matches if (p := m.problem()))
     return Detection(n, tuple(matches), problems, tuple(ranked))

@@ -265,10 +265,6 @@ def detect_command(
         return "would be asked if configured" + (f" ({why})" if why else "")
 
     ranked = [(c, status(c.carrier)) for c in rank(found.candidates, usable)]
-    if not ranked and not as_json:
-        for p in found.problems:
-            typer.echo(f"error: {p}", err=True)
-        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps({
             "number": found.number,
@@ -280,11 +276,16 @@ def detect_command(
             "candidates": [{"carrier": c.carrier, "score": c.score, "reason": c.reason, "status": st,
                             "usable": c.carrier in usable} for c, st in ranked],
         }, ensure_ascii=False, indent=2))
-        raise typer.Exit(0 if ranked else 2)
-    _print_detection(found, ranked, path if app else None, path)
+    elif ranked:
+        _print_detection(found, ranked, path, app is not None)
+    else:
+        for p in found.problems:
+            typer.echo(f"error: {p}", err=True)
+    if not ranked:
+        raise typer.Exit(2)
 
 
-def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], config: Path | None, looked_at: Path) -> None:
+def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], path: Path, has_config: bool) -> None:
     typer.echo(found.number)
     for m in found.matches:
         typer.echo(f"format: {m.summary()}")
@@ -292,14 +293,13 @@ def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], conf
         typer.echo("format: none that tracking-monitor knows")
     for p in found.problems:
         typer.echo(f"problem: {p}")
-    typer.echo(f"config: {config}" if config else f"config: none found at {looked_at}: ranking by format only")
+    typer.echo(f"config: {path}" if has_config else f"config: none found at {path}: ranking by format only")
     for i, (c, st) in enumerate(ranked, 1):
         typer.echo(f"{i:2}. {c.carrier:<10} {c.score:.2f}  {st}")
         typer.echo(f"    {c.reason}")
-    asked = [c.carrier for c, st in ranked if st == "usable"]
-    if asked:
+    if asked := [c.carrier for c, st in ranked if st == "usable"]:
         typer.echo(f"would ask: {', then '.join(asked)}")
-    elif config:
+    elif has_config:
         typer.echo("no usable carrier in this config can track it: configure one above")
 
 
