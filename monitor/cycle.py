@@ -91,7 +91,8 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
     carrier that answers with data is remembered (store routes) and asked from then on.
     """
     cstates = store.carrier_states()
-    plan = due_sources(app, store.shipment_states(), now, cstates, store.routes())
+    before = store.shipment_states()
+    plan = due_sources(app, before, now, cstates, store.routes())
     interval = app.watchlist.monitor.poll_interval
     day = now.astimezone(UTC).date().isoformat()
     totals = [0, 0]
@@ -129,7 +130,6 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
         await asyncio.gather(*(one_batch(todo[i : i + size]) for i in range(0, len(todo), size)))
         return fallback
 
-    before = store.shipment_states()
     while plan:
         found = await asyncio.gather(*(one_carrier(app.carriers[c], n) for c, n in plan.items()))
         plan = defaultdict(dict)

@@ -9,7 +9,7 @@ import pytest
 
 from carriers.errors import AuthError, RateLimitedError
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
-from monitor.cycle import run_cycle
+from monitor.cycle import order_histories, run_cycle
 from monitor.store import Store
 from tests.helpers import ScriptedCarrier, make_app
 
@@ -144,3 +144,42 @@ async def test_a_rejected_key_pauses_the_carrier_until_reload(store: Store) -> N
     carrier.answers["NUM1"] = shipment("NUM1", Status.IN_TRANSIT)
     assert (await run_cycle(app, store, T0 + timedelta(hours=1), None)).polled == 1
     assert store.carrier_states()["fake"].auth_failed_since is None
+
+
+class Named(ScriptedCarrier):
+    """A scripted carrier standing in for a real id, so auto-detection ranks it."""
+
+    def __init__(self, cid: str) -> None:
+        super().__init__()
+        self.id = cid  # type: ignore[misc]
+
+
+async def test_not_found_falls_through_to_the_next_candidate_and_the_winner_is_remembered(store: Store) -> None:
+    """auto: La Poste (origin FR) first; it does not know the number, 17track does: asked in the same cycle,
+    then only 17track is asked, also after a restart (the route is in the state)."""
+    laposte, track17 = Named("laposte"), Named("17track")
+    number = "RB123456785FR"
+    track17.answers[number] = Shipment(number, "17track", Status.IN_TRANSIT,
+                                       (TrackingEvent(T0 - timedelta(days=1), EventKind.EXPORTED, "Departed"),))
+    wl = watch(number)
+    wl["orders"][0]["carrier"] = "auto"  # type: ignore[index]
+    app = make_app(wl, laposte)
+    app.carriers[track17.id] = track17
+    result = await run_cycle(app, store, T0, None)
+    assert laposte.calls == [[number]] and track17.calls == [[number]] and result.polled == 2
+    assert store.routes() == {number: "17track"}
+    await run_cycle(app, store, T0 + timedelta(hours=6), None)
+    assert laposte.calls == [[number]] and len(track17.calls) == 2
+    assert order_histories(app, store)["O0"].carrier == "17track"  # the rules read the winner's history
+
+
+async def test_a_number_nobody_knows_stays_with_the_first_candidate(store: Store) -> None:
+    laposte, track17 = Named("laposte"), Named("17track")
+    wl = watch("RB123456785FR")
+    wl["orders"][0]["carrier"] = "auto"  # type: ignore[index]
+    app = make_app(wl, laposte)
+    app.carriers[track17.id] = track17
+    await run_cycle(app, store, T0, None)
+    assert len(laposte.calls) == len(track17.calls) == 1 and store.routes() == {}
+    hist = order_histories(app, store)["O0"]
+    assert hist.carrier == "laposte" and hist.status is Status.NOT_FOUND  # tracking_unknown runs on it
