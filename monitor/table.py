@@ -37,16 +37,16 @@ def _archived(row: dict[str, Any]) -> str:
 
 def status_table(rows: list[dict[str, Any]], hidden: int) -> Table:
     """The rows of `status --json` as a rich Table."""
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=False,
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", expand=False,
                   caption=f"{hidden} archived order{'s' if hidden != 1 else ''} not shown (--all shows them)"
                   if hidden else None, caption_justify="left")
     table.add_column("order", no_wrap=True)
-    table.add_column("item", overflow="fold", max_width=28)
+    table.add_column("item", overflow="fold", max_width=24)
     table.add_column("status", no_wrap=True)
-    table.add_column("last event", overflow="fold", max_width=30)
+    table.add_column("last event", overflow="fold", max_width=26)
     table.add_column("promised", justify="right", no_wrap=True)
     table.add_column("protection", justify="right", no_wrap=True)
-    table.add_column("needs", overflow="fold", max_width=50)
+    table.add_column("needs", ratio=1)
     for r in rows:
         moot = r["status"] == "delivered" or r["archived"] is not None  # the countdowns no longer matter
         top = r["top_finding"]
