@@ -77,6 +77,12 @@ def _load(opts: Opts, clock: Any) -> App:
         _fail(exc)
 
 
+def _usage(message: str) -> NoReturn:
+    """A wrong option value: one line, exit 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -88,8 +94,7 @@ def _parse_now(text: str | None, app: App) -> datetime:
     try:
         value: date | datetime = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        typer.echo(f"error: --now: expected an ISO date or date-time like 2026-12-01T09:00, got {text!r}", err=True)
-        raise typer.Exit(2) from None
+        _usage(f"--now: expected an ISO date or date-time like 2026-12-01T09:00, got {text!r}")
     return instant(value, app.watchlist.monitor.zone).astimezone(UTC)
 
 
@@ -255,16 +260,15 @@ def report(
     try:
         if order is None:
             raise UnknownOrder(app.path, order_id, [o.id for o in app.watchlist.orders])
-        source = app.source(order)
         store = Store.in_dir(app.state_dir)
         try:
-            hist = store.histories([(order.id, *(source or ("", order.tracking or "")))])[order.id]
+            hist = order_histories(app, store)[order.id]  # the same route to a carrier as the daemon's
             numbers = store.numbers_of(order.id)
             wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])))
             events, alerts = store.events_of(wanted), store.alerts_of(order.id)
         finally:
             store.close()
-        r = build(order, hist, numbers, events, alerts, carrier=source[0] if source else "", polled=source is not None,
+        r = build(order, hist, numbers, events, alerts, carrier=hist.carrier, polled=app.source(order) is not None,
                   zone=app.watchlist.monitor.zone, now=at, lang=lang)
         text = {"md": to_markdown, "html": to_html, "json": _json_report}[fmt](r)
         if output is None:
@@ -278,11 +282,6 @@ def report(
 
 def _json_report(r: Any) -> str:
     return json.dumps(r.as_json(), ensure_ascii=False, indent=2) + "\n"
-
-
-def _usage(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _edit(ctx: typer.Context, change: Callable[[Editor], None], dry_run: bool) -> None:

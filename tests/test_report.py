@@ -16,7 +16,7 @@ from carriers.model import EventKind, Shipment, Status, TrackingEvent
 from monitor.cli import cli
 from monitor.report import canonical_sha256
 from monitor.report_html import COLORS
-from monitor.store import Store
+from monitor.store import PollOutcome, Store
 from tests.png import longest_vertical_run, read_png
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +163,8 @@ def test_events_the_carrier_dropped_stay_in_the_report(tmp_path: Path) -> None:
     store = Store.in_dir(tmp_path)
     for events, at in (((first,), t0 + timedelta(hours=1)), ((second,), t0 + timedelta(days=3))):
         shipment = Shipment("LP00123456789012", "demo", Status.IN_TRANSIT, events)
-        store.record_poll("demo", {"LP00123456789012": shipment}, at, at + timedelta(hours=6))
+        outcome = PollOutcome({"LP00123456789012": shipment}, {"LP00123456789012": at + timedelta(hours=6)})
+        store.record_poll("demo", outcome, at)
     store.close()
     events = json.loads(report(path, "X1", "json"))["records"]["events"]
     assert [(e["description"], e["recorded"]) for e in events] == [
