@@ -11,6 +11,7 @@ from carriers.base import Carrier, FetchResult
 from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, RateLimitedError, UnavailableError
 from carriers.model import Shipment, Status
 from monitor.config import App
+from monitor.lifecycle import archived, polling_over
 from monitor.notify import Notifier
 from monitor.rules import Finding, History, Policy, evaluate
 from monitor.store import CarrierState, PollOutcome, ShipmentState, Store
@@ -71,8 +72,8 @@ def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: dat
     """Numbers to poll now, by carrier, each with the carriers to try next if this one does not know it."""
     due: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for order in app.watchlist.orders:
-        if order.delivered_on is not None:
-            continue  # the buyer has the parcel: no call to spend on it
+        if polling_over(order, now, app.watchlist.monitor.zone):
+            continue  # the buyer has the parcel or the order is archived: no call to spend on it
         chain = app.sources(order, routes)
         if not chain:
             continue
@@ -202,8 +203,11 @@ def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, His
     zone, lang = wl.monitor.zone, wl.monitor.language
     out: list[Finding] = []
     for order in wl.orders:
+        hist = histories.get(order.id, History())
+        if archived(order, hist, now, zone) is not None:
+            continue  # its windows are closed or the buyer archived it: nothing left to warn about
         policy = Policy(order.rules(wl.rules), zone, lang)
-        out.extend(evaluate(order, histories.get(order.id, History()), now, policy))
+        out.extend(evaluate(order, hist, now, policy))
     return out
 
 

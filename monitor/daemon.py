@@ -32,12 +32,14 @@ CYCLE_TIMEOUT = timedelta(minutes=15)
 FILE_CHECK = timedelta(seconds=2)
 
 
-def _fingerprint(path: Path) -> tuple[int, int] | None:
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    # The inode too: an editor or `tracking-monitor set` saving by rename makes a new file, which must be seen
+    # even when the size is the same and the mtime falls in the same clock tick as the old one.
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class Daemon:

@@ -125,6 +125,33 @@ class PollOutcome:
     block_reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A tracking event as kept for evidence: who reported it and when tracking-monitor first saw it."""
+
+    time: datetime
+    source: str
+    number: str
+    kind: str
+    code: str
+    description: str
+    location: str
+    recorded: datetime
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentAlert:
+    """An alert recorded in the notification log, and when each destination got it (None: not yet)."""
+
+    key: str
+    kind: str
+    severity: str
+    first_at: datetime
+    title: str
+    deliveries: tuple[tuple[str, datetime | None], ...]
+
+
 class Store:
     """The one place state lives; every write is one transaction."""
 
@@ -371,6 +398,39 @@ class Store:
                 "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt=? WHERE id=?",
                 (error[:500], _ts(retry_at), row_id),
             )
+
+    # ------------------------------------------------------------ evidence, read for reports
+
+    def numbers_of(self, order_id: str) -> list[tuple[str, datetime]]:
+        """Every tracking number the order ever had, with when it was first seen, oldest first."""
+        rows = self.db.execute("SELECT number, first_seen FROM numbers WHERE order_id=? ORDER BY first_seen, number",
+                               (order_id,))
+        return [(n, datetime.fromisoformat(t)) for n, t in rows]
+
+    def events_of(self, numbers: Sequence[str]) -> list[StoredEvent]:
+        """Every event ever stored for these numbers, from any source, also those a carrier later dropped."""
+        marks = ",".join("?" * len(numbers))
+        rows = self.db.execute(
+            "SELECT time, carrier, number, kind, code, description, location, first_seen, key FROM events"
+            f" WHERE number IN ({marks}) ORDER BY time, carrier, number, key", tuple(numbers),
+        )
+        return [StoredEvent(datetime.fromisoformat(t), c, n, k, code, text, loc, datetime.fromisoformat(seen), key)
+                for t, c, n, k, code, text, loc, seen, key in rows]
+
+    def alerts_of(self, order_id: str) -> list[SentAlert]:
+        """The alerts recorded for an order, oldest first, each with when it reached each destination."""
+        deliveries: dict[str, list[tuple[str, datetime | None]]] = {}
+        titles: dict[str, str] = {}
+        for key, dest, title, sent in self.db.execute(
+            "SELECT key, destination, title, sent_at FROM outbox WHERE order_id=? ORDER BY destination", (order_id,)
+        ):
+            deliveries.setdefault(key, []).append((dest, _dt(sent)))
+            titles.setdefault(key, title)
+        rows = self.db.execute(
+            "SELECT key, kind, severity, first_at FROM notified WHERE order_id=? ORDER BY first_at, key", (order_id,)
+        )
+        return [SentAlert(key, kind, sev, datetime.fromisoformat(first), titles.get(key, ""),
+                          tuple(deliveries.get(key, ()))) for key, kind, sev, first in rows]
 
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""

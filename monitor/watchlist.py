@@ -270,6 +270,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     protection_ends: When | None = None
     delivered_on: When | None = None
     refund_window: Duration | None = None
+    seller_contacted_on: Day | None = None
+    archived: bool = False
     dispute: Dispute | None = None
 
     @field_validator("id", mode="before")
@@ -311,7 +313,7 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     def _dates_in_order(self) -> Order:
         start = _day(self.ordered_on)
         found: _Found = []
-        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on"):
+        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on", "seller_contacted_on"):
             value = getattr(self, name)
             if value is not None and _day(value) < start:
                 found.append(((name,), f"{_day(value)} is before ordered_on {start}; expected the order date or later", value))
