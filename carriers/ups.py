@@ -119,9 +119,9 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
         st = a.get("status") or {}
         addr = (a.get("location") or {}).get("address") or {}
         place = ", ".join(str(addr[k]) for k in ("city", "stateProvince", "countryCode") if addr.get(k))
-        kind, now = meaning(st)
+        kind, standing = meaning(st)
         scans.append((TrackingEvent(activity_time(a), kind, str(st.get("description") or ""), place,
-                                    str(st.get("code") or st.get("type") or ""), "ups"), now))
+                                    str(st.get("code") or st.get("type") or ""), "ups"), standing))
     scans.sort(key=lambda s: s[0].time)
     events = [e for e, _ in scans]
     current = package.get("currentStatus") or {}
@@ -129,9 +129,9 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
     if status is Status.DELIVERED and any(e.kind is K.RETURNING for e in events):
         status = Status.RETURNED  # delivered after a return scan: back with the seller
     service = (package.get("service") or {}).get("description")
-    extra = {"service": str(service)} if service else {}
-    return Shipment(number, "ups", status, tuple(events), str(current.get("code") or (events[-1].code if events else "")),
-                    estimated(package), extra)
+    raw = str(current.get("code") or (events[-1].code if events else ""))
+    return Shipment(number, "ups", status, tuple(events), raw, estimated(package),
+                    {"service": str(service)} if service else {})
 
 
 class UpsCarrier(OAuthCarrier):
