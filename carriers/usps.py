@@ -182,7 +182,9 @@ class UspsCarrier(OAuthCarrier):
     BASE_URL = "https://apis.usps.com"
     TOKEN_PATH = "/oauth2/v3/token"
     # developers.usps.com/getting-started: a new app's default quota is 60 calls per hour per API product.
-    DEFAULT_RATE = 60 / 3600
+    # The daily budget holds the average; a burst past the hourly quota gets a 429 with Retry-After, whose
+    # wait is stored. Pacing requests a minute apart instead would hold a cycle for minutes.
+    DEFAULT_RATE = 1.0
     DEFAULT_DAILY_BUDGET: ClassVar[int | None] = 24 * 60
 
     def token_request(self) -> dict[str, Any]:
