@@ -15,7 +15,7 @@ from tests.fakes.server import FakeCarrierServer, Response, Stage, Step, World
 from tests.fakes.track17 import Track17Api
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-HELD, STALLED, DELIVERED = "RB123456785CN", "RR111111111CN", "LP00000000000001"
+HELD, STALLED, DELIVERED = "RB123456785CN", "RR111111115CN", "LP00000000000001"
 
 
 def days_ago(n: float) -> datetime:
@@ -49,16 +49,16 @@ def server(world: World) -> Iterator[tuple[FakeCarrierServer, Track17Api]]:
 
 @pytest.fixture
 def config(tmp_path: Path, server: tuple[FakeCarrierServer, Track17Api]) -> Path:
-    # carrier = "auto" would route these numbers to 17track once detection ranks aggregators; until it does
-    # in this tree, every order names the carrier (see the report).
+    # With 17track the only configured carrier, "auto" sends an S10 and a Cainiao LP number to it.
     orders = "\n".join(f'''
 [[orders]]
 id = "{order}"
 shop = "AliExpress"
 ordered_on = 2026-11-05
 tracking = "{number}"
-carrier = "17track"
-''' for order, number in (("A-HELD", HELD), ("A-STALLED", STALLED), ("A-DELIVERED", DELIVERED)))
+carrier = "{carrier}"
+''' for order, number, carrier in (("A-HELD", HELD, "auto"), ("A-STALLED", STALLED, "17track"),
+                                   ("A-DELIVERED", DELIVERED, "auto")))
     path = tmp_path / "watchlist.toml"
     path.write_text(f'''
 [monitor]
