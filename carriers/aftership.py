@@ -62,7 +62,7 @@ SUBTAGS: dict[str, tuple[K, Status]] = {
     "Exception_018": (K.CUSTOMS_HELD, Status.EXCEPTION),  # incorrect or missing documents
 }
 UNKNOWN = (K.UNKNOWN, Status.UNKNOWN)
-EXISTS, NOT_FOUND = 4003, 4004
+EXISTS = 4003  # "Tracking already exists": tracked, which is all we need
 NOT_TRACKABLE = {4005: "the number is invalid", 4010: "unknown carrier slug", 4012: "AfterShip cannot tell the "
                  "carrier of this number (or the carrier is not enabled in your account)", 4017: "invalid format"}
 

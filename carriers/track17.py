@@ -111,8 +111,9 @@ def item_error(error: Any, number: str, now: datetime) -> CarrierError:
     if code in AUTH_CODES:
         return AuthError(f"{AUTH_CODES[code]} ({code}): check [carriers.17track]", carrier=ID, number=number)
     if code == CARRIER_UNKNOWN:
-        return NotFoundError("17TRACK cannot tell which carrier this number belongs to (no quota spent); "
-                             "check the number, or set the carrier its own adapter", carrier=ID, number=number)
+        return NotFoundError("17TRACK cannot tell which carrier this number belongs to (no quota spent): check "
+                             "the number, or name its carrier in the order if it has an adapter of its own",
+                             carrier=ID, number=number)
     if code == NO_INFO or code in BAD_NUMBER:
         return NotFoundError(text or f"error {code}", carrier=ID, number=number)
     if code in (DAILY_LIMIT, QUOTA_SPENT):
