@@ -119,7 +119,9 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
             if wait:
                 told_to_wait.set()
             # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
-            polls = {n: now if isinstance(r, RateLimitedError | AuthError) else next_poll(r, now, interval, carrier)
+            # One refused alone (17TRACK's registration quota) waits its own time; the others go on.
+            polls = {n: _retry_at(r, now) if isinstance(r, RateLimitedError) and r.number
+                     else now if isinstance(r, RateLimitedError | AuthError) else next_poll(r, now, interval, carrier)
                      for n, r in results.items()}
             # One transaction per poll result: a crash loses at most the batches in flight.
             outcome = PollOutcome(results, polls, carrier.budget.drain(), now + wait if wait else None, reason)
@@ -142,9 +144,18 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
     return totals[0], totals[1]
 
 
+def _retry_at(error: RateLimitedError, now: datetime) -> datetime:
+    """When a number the carrier told us to wait for may be asked again."""
+    return now + (timedelta(seconds=error.retry_after) if error.retry_after else RATE_LIMIT_WAIT)
+
+
 def _imposed_wait(results: FetchResult, now: datetime, interval: timedelta) -> tuple[timedelta | None, str]:
-    """How long the carrier told us to stay away (429, quota), or a rejected key's pause, with why."""
-    limited = [r for r in results.values() if isinstance(r, RateLimitedError)]
+    """How long the carrier told us to stay away (429, quota), or a rejected key's pause, with why.
+
+    Only a wait for the whole call (an error without a number) blocks the carrier: a per-number one (17TRACK's
+    monthly registration quota) delays that number alone, so numbers already registered keep being polled.
+    """
+    limited = [r for r in results.values() if isinstance(r, RateLimitedError) and not r.number]
     if limited:
         seconds = max((r.retry_after or 0.0) for r in limited)
         return (timedelta(seconds=seconds) if seconds else RATE_LIMIT_WAIT), str(limited[0].args[0])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carriers.errors import UnavailableError
+from carriers.errors import RateLimitedError, UnavailableError
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
 from monitor.config import destination_id
 from monitor.cycle import run_cycle
@@ -96,6 +96,21 @@ async def test_source_failing_fires_once_after_the_threshold(store: Store) -> No
     for hours in range(0, 48, 6):
         sent += (await run_cycle(app, store, T0 + timedelta(hours=hours), None)).new
     assert [f.kind.value for f in sent] == ["source_failing"]
+
+
+@pytest.mark.parametrize(("per_number", "polled_next"), [(True, 1), (False, 0)], ids=["one-number", "whole-call"])
+async def test_a_wait_for_one_number_does_not_block_the_carrier(store: Store, per_number: bool,
+                                                                polled_next: int) -> None:
+    """A number refused for quota waits alone; a wait for the whole call keeps every number of the carrier away."""
+    carrier = ScriptedCarrier()
+    carrier.answers["NUM0000"] = RateLimitedError("quota spent", carrier="fake", retry_after=86400.0,
+                                                  number="NUM0000" if per_number else "")
+    carrier.answers["NUM0001"] = shipment("NUM0001", (1, EventKind.IN_TRANSIT, "Sorted"))
+    app = make_app(watch(order(0), order(1)), carrier)
+    await run_cycle(app, store, T0, None)
+    later = await run_cycle(app, store, T0 + timedelta(hours=7), None)
+    assert later.polled == polled_next  # NUM0001 is due again after 6 h unless the carrier is blocked
+    assert (await run_cycle(app, store, T0 + timedelta(days=1, minutes=1), None)).polled == 2  # the wait is over
 
 
 async def test_events_are_kept_when_the_carrier_drops_them(store: Store) -> None:

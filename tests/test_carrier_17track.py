@@ -1,0 +1,158 @@
+"""17TRACK v2.2: real-shaped answers map to Shipments or the right error; each number is registered exactly once."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from carriers.errors import AuthError, BadPayloadError, NotFoundError, RateLimitedError, UnavailableError
+from carriers.model import EventKind as K
+from carriers.model import Status
+from carriers.track17 import NotRegisteredError, Track17Carrier, registered_key
+from monitor.cycle import run_cycle
+from monitor.store import Store
+from tests.carrier_kit import NOW, build, fixture
+from tests.fakes.server import FakeCarrierServer, Stage, Step, World
+from tests.fakes.track17 import Track17Api
+from tests.helpers import make_app
+
+BASE = "https://carrier.test"
+N = "RR123456785CN"
+
+
+def registered(*numbers: str) -> Track17Carrier:
+    """An adapter that already registered these numbers (an earlier run did)."""
+    carrier = build(Track17Carrier)
+    carrier.memory.update({registered_key(n): "2026-11-01T00:00:00+00:00" for n in numbers})
+    return carrier  # type: ignore[return-value]
+
+
+# (fixture, number, expected status or error type, expected event kinds oldest first)
+CASES = [
+    ("in_transit", N, Status.IN_TRANSIT, [K.INFO_RECEIVED, K.PICKED_UP, K.IN_TRANSIT, K.EXPORTED, K.ARRIVED, K.CUSTOMS]),
+    ("delivered", N, Status.DELIVERED,
+     [K.INFO_RECEIVED, K.PICKED_UP, K.EXPORTED, K.ARRIVED, K.IN_TRANSIT, K.OUT_FOR_DELIVERY, K.DELIVERED]),
+    ("returning", "RB123456785FR", Status.EXCEPTION, [K.PICKED_UP, K.EXPORTED, K.ARRIVED, K.IN_TRANSIT, K.RETURNING]),
+    # The return scan has no stage: the Returning milestone at the same instant names it.
+    ("returned", "RB123456785FR", Status.RETURNED, [K.PICKED_UP, K.ARRIVED, K.IN_TRANSIT, K.RETURNING, K.RETURNED]),
+    ("lost", "LP00123456789012", Status.EXCEPTION, [K.PICKED_UP, K.EXPORTED, K.ARRIVED, K.LOST]),
+    ("not_found", "RR999999995CN", NotFoundError, []),
+    ("not_registered", N, NotRegisteredError, []),
+]
+
+
+@pytest.mark.parametrize(("name", "number", "expected", "kinds"), CASES, ids=[c[0] for c in CASES])
+@respx.mock
+async def test_gettrackinfo(name: str, number: str, expected: object, kinds: list[K]) -> None:
+    route = respx.post(f"{BASE}/gettrackinfo").mock(return_value=httpx.Response(200, json=fixture("17track", name)))
+    carrier = registered(number)
+    result = (await carrier.fetch([number]))[number]
+    assert route.calls.last.request.headers["17token"] == "test-key"
+    assert json.loads(route.calls.last.request.content) == [{"number": number}]
+    if isinstance(expected, type):
+        assert isinstance(result, expected), result
+        return
+    assert result.status is expected
+    assert [e.kind for e in result.events] == kinds
+    assert all(e.time.tzinfo is not None and e.description and e.source == "17track" for e in result.events)
+
+
+@respx.mock
+async def test_local_times_and_estimate_are_kept() -> None:
+    """time_iso keeps the scan's own offset; the estimate is the later bound of the range."""
+    respx.post(f"{BASE}/gettrackinfo").mock(return_value=httpx.Response(200, json=fixture("17track", "in_transit")))
+    result = (await registered(N).fetch([N]))[N]
+    assert result.events[0].time.isoformat() == "2026-11-08T10:12:00+08:00"
+    assert result.events[-1].location == "Roissy CDG" and result.raw_status == "InTransit_CustomsProcessing"
+    assert result.estimated_delivery == date(2026, 11, 27)
+
+
+@respx.mock
+async def test_a_number_17track_forgot_is_registered_again_next_poll() -> None:
+    """-18019902 drops the remembered registration, so the next fetch registers the number again."""
+    respx.post(f"{BASE}/gettrackinfo").mock(return_value=httpx.Response(200, json=fixture("17track", "not_registered")))
+    carrier = registered(N)
+    assert isinstance((await carrier.fetch([N]))[N], UnavailableError)
+    assert registered_key(N) not in carrier.memory
+
+
+@pytest.mark.parametrize(("http", "body", "error"), [
+    (200, fixture("17track", "invalid_key"), AuthError),
+    (200, fixture("17track", "ip_not_allowed"), AuthError),
+    (401, "", AuthError),
+    (200, fixture("17track", "internal_error"), UnavailableError),
+    (429, "", RateLimitedError),
+    (200, fixture("17track", "too_many_numbers"), BadPayloadError),
+    (200, "<html>maintenance</html>", BadPayloadError),
+    (200, {"code": 0, "data": {"accepted": [{"number": N, "track_info": {
+        "latest_status": {"status": "InTransit", "sub_status": "InTransit_Other"},
+        "tracking": {"providers": [{"events": [{"description": "no time"}]}]}}}]}}, BadPayloadError),
+], ids=["key-in-body", "ip-whitelist", "401", "internal", "429", "over-40", "html", "event-without-time"])
+@respx.mock
+async def test_errors(http: int, body: object, error: type[Exception]) -> None:
+    content = body.encode() if isinstance(body, str) else None
+    respx.post(f"{BASE}/gettrackinfo").mock(
+        return_value=httpx.Response(http, json=None if content is not None else body, content=content))
+    try:
+        result = (await registered(N).fetch([N]))[N]
+    except Exception as exc:  # whole-call errors are raised; the cycle spreads them over the batch
+        result = exc
+    assert isinstance(result, error), result
+
+
+@respx.mock
+async def test_registration_answers_and_quota() -> None:
+    """Accepted and already-registered numbers are remembered; an undetected carrier is not found; a spent quota
+    waits until the 1st of next month, and no registration call is spent on it before then, even after a restart."""
+    reg = respx.post(f"{BASE}/register").mock(return_value=httpx.Response(200, json=fixture("17track", "register")))
+    info = respx.post(f"{BASE}/gettrackinfo").mock(return_value=httpx.Response(200, json=fixture("17track", "in_transit")))
+    asked = [N, "RB123456785FR", "XX123", "LP00123456789012"]
+    carrier = build(Track17Carrier)
+    results = await carrier.fetch(asked)
+    assert json.loads(reg.calls.last.request.content) == [{"number": n} for n in asked]
+    assert [i["number"] for i in json.loads(info.calls.last.request.content)] == [N, "RB123456785FR"]
+    assert results[N].status is Status.IN_TRANSIT
+    assert isinstance(results["XX123"], NotFoundError) and "carrier" in str(results["XX123"])
+    quota = results["LP00123456789012"]
+    assert isinstance(quota, RateLimitedError) and quota.number == "LP00123456789012"
+    assert NOW + timedelta(seconds=quota.retry_after or 0) == NOW.replace(month=12, day=1, hour=0)
+    assert {registered_key(N), registered_key("RB123456785FR")} <= set(carrier.memory)
+
+    again = build(Track17Carrier)  # a restart: same state, new adapter
+    again.memory = carrier.memory
+    second = await again.fetch(asked)
+    assert reg.call_count == 1 and info.call_count == 2  # registered numbers are still read
+    assert second[N].status is Status.IN_TRANSIT
+    assert all(isinstance(second[n], RateLimitedError) for n in ("XX123", "LP00123456789012"))
+
+
+def scripted(count: int) -> World:
+    world = World(now=lambda: NOW)
+    for i in range(count):
+        world.add(f"LP{i:014d}", Step(NOW - timedelta(days=3), Stage.PICKED_UP, "Accepted", "Shenzhen", "CN"))
+    return world
+
+
+async def test_each_number_registered_once_and_batches_of_40(tmp_path: Path) -> None:
+    """95 orders, three cycles each with a fresh adapter (a restart): 95 registrations in all, no call above 40."""
+    world = scripted(95)
+    api = Track17Api(world)
+    orders = [{"id": f"O{i}", "ordered_on": "2026-11-01", "tracking": n, "carrier": "17track"}
+              for i, n in enumerate(world.parcels)]
+    with FakeCarrierServer(world, [api]) as server:
+        for cycle in range(3):
+            carrier = build(Track17Carrier, base_url=server.url("17track"))
+            app = make_app({"monitor": {"timezone": "Europe/Paris", "poll_interval": "6h"}, "orders": orders}, carrier)
+            store = Store.in_dir(tmp_path)
+            result = await run_cycle(app, store, NOW + timedelta(hours=7 * cycle), None)
+            store.close()
+            assert result.polled == 95
+        log = server.requests("17track")
+    sizes = [len(json.loads(r.body)) for r in log]
+    sent = sorted(i["number"] for r in log if r.path == "/register" for i in json.loads(r.body))
+    assert sent == sorted(api.registrations) == sorted(world.parcels)  # each once, across cycles and restarts
+    assert max(sizes) == 40 and all(r.status == 200 for r in log)
