@@ -89,7 +89,9 @@ async def simulate(args: argparse.Namespace) -> int:
         lookups = 0
         seen: dict[str, list[tuple[datetime, Status | None]]] = defaultdict(lambda: [(START, None)])
         while clock[0] < START + timedelta(days=args.days):
-            if (await run_cycle(app, store, clock[0], None)).polled:
+            polled = (await run_cycle(app, store, clock[0], None)).polled
+            lookups += polled
+            if polled:
                 for (_c, number), st in store.shipment_states().items():
                     if seen[number][-1][1] is not st.status:
                         seen[number].append((clock[0], st.status))
