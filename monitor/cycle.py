@@ -107,6 +107,8 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
         todo = sorted(numbers)
         slots = asyncio.Semaphore(getattr(carrier.settings, "concurrency", 1))
         told_to_wait = asyncio.Event()
+        auth_logged: list[str] = []
+        rejected_before = carrier.id in cstates and cstates[carrier.id].auth_failed_since is not None
 
         async def one_batch(batch: list[str]) -> None:
             async with slots:
@@ -118,6 +120,11 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
             wait, reason = _imposed_wait(results, now, interval)
             if wait:
                 told_to_wait.set()
+            auth = next((r for r in results.values() if isinstance(r, AuthError)), None)
+            if auth is not None and not rejected_before and not auth_logged:
+                auth_logged.append(carrier.id)  # once per carrier, not once per number
+                log.error("%s: credentials rejected, not retried until the configuration is reloaded: %s",
+                          carrier.id, auth.args[0] if auth.args else auth)
             # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
             # One refused alone (17TRACK's registration quota) waits its own time; the others go on.
             polls = {n: _retry_at(r, now) if isinstance(r, RateLimitedError) and r.number
@@ -193,7 +200,8 @@ def _log_transitions(carrier: str, results: FetchResult, before: dict) -> None:
     for number, res in results.items():
         st = before.get((carrier, number))
         was_failing = st is not None and st.failing_since is not None
-        failing = isinstance(res, CarrierError) and not isinstance(res, NotFoundError)
+        # Not failing: a clean "unknown number", or being told to wait. A rejected key is logged per carrier.
+        failing = isinstance(res, CarrierError) and not isinstance(res, NotFoundError | RateLimitedError | AuthError)
         if failing and not was_failing:
             log.warning("%s %s: tracking source failing: %s", carrier, number, res.args[0] if res.args else res)
         elif was_failing and not failing:

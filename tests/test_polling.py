@@ -132,17 +132,19 @@ async def test_a_spent_budget_is_remembered_by_the_next_process(store: Store) ->
     assert fresh.budget.used == 2 and store.carrier_states()["fake"].blocked_until is not None
 
 
-async def test_a_rejected_key_pauses_the_carrier_until_reload(store: Store) -> None:
+async def test_a_rejected_key_pauses_the_carrier_until_reload(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     carrier = ScriptedCarrier()
-    carrier.answers["NUM1"] = AuthError("key rejected", carrier="fake")
-    app = make_app(watch("NUM1"), carrier)
+    carrier.answers = {n: AuthError("key rejected", carrier="fake") for n in ("NUM1", "NUM2", "NUM3")}
+    app = make_app(watch("NUM1", "NUM2", "NUM3"), carrier)
     await run_cycle(app, store, T0, None)
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == [
+        "fake: credentials rejected, not retried until the configuration is reloaded: key rejected"]
     state = store.carrier_states()["fake"]
     assert state.auth_failed_since == T0 and state.blocked_until == T0 + timedelta(hours=6)
     assert (await run_cycle(app, store, T0 + timedelta(hours=1), None)).polled == 0
     store.clear_auth_failures()  # what a reload or restart does: the key may have been fixed
-    carrier.answers["NUM1"] = shipment("NUM1", Status.IN_TRANSIT)
-    assert (await run_cycle(app, store, T0 + timedelta(hours=1), None)).polled == 1
+    carrier.answers = {n: shipment(n, Status.IN_TRANSIT) for n in ("NUM1", "NUM2", "NUM3")}
+    assert (await run_cycle(app, store, T0 + timedelta(hours=1), None)).polled == 3
     assert store.carrier_states()["fake"].auth_failed_since is None
 
 
