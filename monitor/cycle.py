@@ -4,14 +4,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from carriers.base import Carrier, FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError, UnavailableError
 from carriers.model import Shipment
 from monitor.config import App
-from monitor.notify import Notifier
+from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Policy, evaluate
 from monitor.store import ShipmentState, Store
 
@@ -28,6 +28,7 @@ class CycleResult:
     new_events: int
     findings: list[Finding]  # everything that holds now
     new: list[Finding]  # the findings notified for the first time in this cycle
+    repeated: list[Finding] = field(default_factory=list)  # urgent deadlines reminded of again in this cycle
 
 
 def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: datetime) -> dict[str, list[str]]:
@@ -117,11 +118,13 @@ def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, His
 
 
 async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
-    """Poll, store, evaluate, queue; then deliver when a notifier is given (a dry run passes none)."""
+    """Poll, store, evaluate, queue; then deliver when a notifier is given (a dry run and the daemon pass none)."""
     store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
     polled, new_events = await poll(app, store, now)
     findings = evaluate_all(app, store, now)
-    new = store.enqueue(findings, list(app.destinations), now)
+    n = app.watchlist.notify
+    queued = store.enqueue(findings, app.routes, now,
+                           lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))
     if notifier is not None:
         await notifier.deliver(now)
-    return CycleResult(polled, new_events, findings, new)
+    return CycleResult(polled, new_events, findings, queued.new, queued.repeated)
