@@ -31,7 +31,7 @@ _FAR = datetime.max.replace(tzinfo=UTC)
 
 _TEXTS = {
     "en": {
-        "order": "Order", "action": "What to do", "due": "Due", "reminder": "Reminder: ",
+        "order": "Order", "action": "What to do:", "due": "Due:", "reminder": "Reminder: ",
         "more": " (+{n} more)", "digest": "{n} alerts, most urgent first:",
         "late": "Sent late: {n} of these alerts waited since {since} because this destination did not answer.",
         "late_one": "Sent late: this alert waited since {since} because this destination did not answer.",
@@ -42,7 +42,7 @@ _TEXTS = {
         "severity": {"urgent": "URGENT", "warning": "WARNING", "info": "INFO"},
     },
     "fr": {
-        "order": "Commande", "action": "À faire", "due": "Échéance", "reminder": "Rappel : ",
+        "order": "Commande", "action": "À faire :", "due": "Échéance :", "reminder": "Rappel : ",
         "more": " (+{n} autres)", "digest": "{n} alertes, la plus urgente d'abord :",
         "late": "Envoyé en retard : {n} de ces alertes attendaient depuis le {since}, cette destination ne répondait pas.",
         "late_one": "Envoyé en retard : cette alerte attendait depuis le {since}, cette destination ne répondait pas.",
@@ -131,9 +131,9 @@ class Composer:
         t = self.t
         head = [text.strong(f"[{t['severity'][row.severity]}] {self.title(row)}")] if heading else []
         order = [text.strong(f"{t['order']} {row.order_id}")] if row.order_id else []
-        tail = [f"{text.strong(t['action'] + ':')} {text.plain(row.action)}"]
+        tail = [f"{text.strong(t['action'])} {text.plain(row.action)}"]
         if row.due:
-            tail.append(f"{text.strong(t['due'] + ':')} {text.plain(self.when(row.due))}")
+            tail.append(f"{text.strong(t['due'])} {text.plain(self.when(row.due))}")
         # Markdown joins single lines into one paragraph; plain text keeps a digest's alerts compact.
         gap = "\n\n" if text.markdown or not heading else "\n"
         tight = "\n\n" if text.markdown else "\n"
@@ -193,7 +193,7 @@ class Notifier:
     async def deliver(self, now: datetime) -> tuple[int, int]:
         """Try every destination with rows due, concurrently; return (rows sent, rows failed)."""
         for row in self.store.expire(now - self.expire_after, now):
-            log.warning("gave up on an alert after %s without delivery to %s: %s", self.expire_after,
+            log.warning("gave up on an alert after %s without delivery to %s: %s", format_duration(self.expire_after),
                         self._label(row.destination), row.title)
         due = sorted(self.store.due_destinations(now) & self.destinations.keys())
         outcomes = await asyncio.gather(*(self._deliver_to(self.destinations[d], now) for d in due))
@@ -295,7 +295,8 @@ def _with_ntfy_priority(url: str, severity: Severity) -> str:
     """An ntfy URL with the priority and tags of the severity, unless the user chose them in the URL."""
     query = parse_qs(urlsplit(url).query)
     priority, tag = _NTFY[severity.value]
-    extra = {k: v for k, v in (("priority", priority), ("tags", f"{tag},{severity.value}"))
+    tags = ",".join(dict.fromkeys((tag, severity.value)))
+    extra = {k: v for k, v in (("priority", priority), ("tags", tags))
              if k not in query and not (k == "tags" and "xtags" in query)}
     if not extra:
         return url
