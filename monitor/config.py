@@ -108,8 +108,8 @@ def url_problem(url: str) -> str | None:
     schemas = NotificationManager().schemas()
     if scheme not in schemas:
         close = difflib.get_close_matches(scheme, schemas, n=1)
-        hint = f'did you mean "{close[0]}://"?' if close else "expected one of Apprise's services, like ntfy:// or mailto://"
-        return f'"{scheme}://" is not a notification service Apprise knows; {hint}'
+        hint = f'; did you mean "{close[0]}://"?' if close else ", like ntfy:// or mailto://"
+        return f'expected a notification service Apprise knows, not "{scheme}://"{hint}'
     with apprise_silenced():
         if apprise.Apprise.instantiate(url) is None:
             return f'expected a complete "{scheme}://" URL (see the Apprise wiki for its parts); this one is incomplete'
@@ -231,8 +231,8 @@ def _destinations(watchlist: Watchlist, text: str, path: Path) -> dict[str, Dest
         if url is None:
             name = spec.url_secret or ""
             problems.append(problem_at(text, path, where, (
-                f"no secret {name!r}: expected the variable {secret_env(name)} or a file {name} in "
-                "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY (systemd LoadCredential=)").replace("'", '"')))
+                f'no secret "{name}": expected the variable {secret_env(name)} or a file {name} in '
+                "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY (systemd LoadCredential=)")))
         elif why := url_problem(url):
             problems.append(problem_at(text, path, where, why))
         else:

@@ -273,7 +273,7 @@ class NotifyDestination(_Section):
     def _one_url(self) -> NotifyDestination:
         if (self.url is None) == (self.url_secret is None):
             both = self.url is not None
-            raise _invalid([(("url_secret",) if both else (), "give either url or url_secret, not both" if both else
+            raise _invalid([(("url_secret",) if both else (), "expected either url or url_secret, not both" if both else
                              'required, but missing: expected url = "ntfy://…" or url_secret = "phone_url"', None)],
                            "NotifyDestination")
         return self
