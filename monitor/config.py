@@ -145,7 +145,8 @@ class Destination:
     @classmethod
     def for_url(cls, url: str | None) -> Destination:
         """An unnamed destination for a URL (every alert, no tags), or the terminal for None."""
-        return cls(destination_id(url), url) if url else cls(TERMINAL, None, TERMINAL)
+        # Whoever reads a terminal is looking at it now: quiet hours would only hide alerts from them.
+        return cls(destination_id(url), url) if url else cls(TERMINAL, None, TERMINAL, quiet_hours=QuietHours(None, None))
 
     @property
     def label(self) -> str:

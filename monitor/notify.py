@@ -163,16 +163,6 @@ def _duration_words(value: timedelta, lang: str) -> str:
     return days(value.days, lang) if value % timedelta(days=1) == timedelta(0) else format_duration(value)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one destination fared in one delivery run."""
-
-    destination: str
-    sent: int = 0
-    failed: int = 0
-    error: str | None = None
-
-
 class Notifier:
     """Sends every due outbox row, each destination on its own, and records each destination's answer."""
 
@@ -197,21 +187,21 @@ class Notifier:
                         self._label(row.destination), row.title)
         due = sorted(self.store.due_destinations(now) & self.destinations.keys())
         outcomes = await asyncio.gather(*(self._deliver_to(self.destinations[d], now) for d in due))
-        return sum(o.sent for o in outcomes), sum(o.failed for o in outcomes)
+        return sum(sent for sent, _ in outcomes), sum(failed for _, failed in outcomes)
 
     def hold_until(self, dest: Destination, now: datetime) -> datetime | None:
         """The end of the destination's quiet hours when `now` falls in them."""
         quiet = dest.quiet_hours if dest.quiet_hours is not None else self.quiet_hours
         return quiet.hold_until(now, self.zone) if quiet else None
 
-    async def _deliver_to(self, dest: Destination, now: datetime) -> Outcome:
-        """Every waiting row of one destination, as digests; a failure keeps the rest for the retry."""
+    async def _deliver_to(self, dest: Destination, now: datetime) -> tuple[int, int]:
+        """Every waiting row of one destination, as digests; a failure keeps the rest for the retry. (sent, failed)"""
         quiet = self.hold_until(dest, now) is not None
         # In quiet hours only a first urgent message goes out: a reminder can wait for the morning.
         rows = sorted(self.store.claim(dest.id, lambda r: not quiet or (r.severity == "urgent" and not r.repeat)),
                       key=urgency)
         if not rows:
-            return Outcome(dest.id)
+            return 0, 0
         expired = self.store.expired_unnoted(dest.id)
         was_failing = any(r.attempts for r in rows)
         sent = 0
@@ -226,12 +216,12 @@ class Notifier:
                 rest, error = rows[start:], f"{dest.label}: {error}"
                 self.store.mark_failed([r.id for r in rest], error, now + backoff(max(r.attempts for r in rest)))
                 (log.debug if was_failing else log.warning)("delivery failing, will retry: %s", error)
-                return Outcome(dest.id, sent, len(rest), error)
+                return sent, len(rest)
             self.store.mark_sent([r.id for r in chunk], now, [r.id for r in notes])
             sent += len(chunk)
         if was_failing:
             log.info("%s: delivery recovered", dest.label)
-        return Outcome(dest.id, sent)
+        return sent, 0
 
     async def _send(self, dest: Destination, rows: Sequence[OutboxRow], expired: Sequence[OutboxRow]) -> str | None:
         """None when the destination confirmed the message, else the error text (no secret in it)."""
@@ -360,4 +350,3 @@ def print_alert(severity: str, title: str, body: str, out: TextIO) -> None:
         out.write(f"    {line}\n" if line else "\n")
     out.write("\n")
     out.flush()
-
