@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from carriers.errors import CarrierError
+from carriers.errors import CarrierError, RateLimitedError
 from carriers.model import Shipment
 
 ENTRY_POINT_GROUP = "tracking_monitor.carriers"
@@ -26,6 +26,30 @@ class CarrierSettings(BaseModel):
     enabled: bool = True
 
 
+class DailyBudget:
+    """Requests left today (UTC days: DHL and 17TRACK reset their quotas at 00:00 GMT)."""
+
+    def __init__(self, limit: int | None, used: int = 0) -> None:
+        self.limit = limit
+        self.used = used
+        self.spent = 0  # requests made since the monitor last read this counter
+
+    def take(self, clock: Clock, carrier: str) -> None:
+        """Count one request, or raise when today's budget is spent."""
+        if self.limit is not None and self.used >= self.limit:
+            now = clock()
+            tomorrow = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
+            raise RateLimitedError(f"daily budget of {self.limit} requests spent", carrier=carrier,
+                                   retry_after=(tomorrow - now).total_seconds())
+        self.used += 1
+        self.spent += 1
+
+    def drain(self) -> int:
+        """Requests made since the last drain (the monitor persists them)."""
+        spent, self.spent = self.spent, 0
+        return spent
+
+
 class Carrier(ABC):
     """One tracking source; `fetch` never raises for a single bad number, it returns the error beside results."""
 
@@ -38,6 +62,8 @@ class Carrier(ABC):
     def __init__(self, settings: CarrierSettings, *, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
+        self.budget = DailyBudget(None)  # HTTP adapters set the documented daily quota
+        self.memory: MutableMapping[str, str] = {}  # the monitor swaps in a store-backed map before polling
 
     def missing_credentials(self) -> str | None:
         """Name what is missing for this carrier to work, or None when it can run."""

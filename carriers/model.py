@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
 
@@ -104,3 +104,9 @@ class Shipment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.time)))
+
+
+def aware(text: str, zone: tzinfo) -> datetime:
+    """An ISO 8601 timestamp from a carrier as an aware datetime; a naive one is in the carrier's documented zone."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=zone)

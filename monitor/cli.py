@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,14 +15,19 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from carriers.base import load_registry
+from carriers.detect import Candidate, Detection, detect, rank
 from monitor import __version__
-from monitor.config import App, load_app, privacy_url
+from monitor.config import App, config_path, load_app, privacy_url
 from monitor.cycle import evaluate_all, order_histories, run_cycle
-from monitor.errors import ConfigError, MonitorError
-from monitor.messages import fmt_when
+from monitor.edit import Editor, parse_assignments, write_atomic
+from monitor.errors import ConfigError, MonitorError, UnknownOrder
+from monitor.lifecycle import archived, tracking_state
+from monitor.messages import LANGUAGES, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
 from monitor.store import Store
+from monitor.table import print_status
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -78,6 +84,12 @@ def _load(opts: Opts, clock: Any) -> App:
         _fail(exc)
 
 
+def _usage(message: str) -> NoReturn:
+    """A wrong option value: one line, exit 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -89,8 +101,7 @@ def _parse_now(text: str | None, app: App) -> datetime:
     try:
         value: date | datetime = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        typer.echo(f"error: --now: expected an ISO date or date-time like 2026-12-01T09:00, got {text!r}", err=True)
-        raise typer.Exit(2) from None
+        _usage(f"--now: expected an ISO date or date-time like 2026-12-01T09:00, got {text!r}")
     return instant(value, app.watchlist.monitor.zone).astimezone(UTC)
 
 
@@ -138,6 +149,8 @@ def check(
     out = sys.stderr if as_json else sys.stdout
     try:
         store = Store.in_dir(app.state_dir)
+        if not dry_run:
+            store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
         if dry_run:
             real, store = store, store.snapshot()
             real.close()
@@ -165,9 +178,10 @@ async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | Non
 def status(
     ctx: typer.Context,
     now: Annotated[str | None, typer.Option(help="Evaluate as if at this instant.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Include archived orders.")] = False,
 ) -> None:
-    """One line per order: carrier, tracking status, last event, days to the deadlines, most urgent finding."""
+    """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
     app = _load(ctx.obj, _now)
     at = _parse_now(now, app)
     try:
@@ -178,11 +192,11 @@ def status(
     except MonitorError as exc:
         _fail(exc)
     rows = [_status_row(app, o, histories[o.id], findings, at) for o in app.watchlist.orders]
+    shown = rows if show_all else [r for r in rows if r["archived"] is None]
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
-    for r in rows:
-        typer.echo(_status_line(r, app.watchlist.monitor.language))
+    print_status(shown, len(rows) - len(shown))
 
 
 def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: datetime) -> dict[str, Any]:
@@ -190,17 +204,9 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
     today = at.astimezone(zone).date()
     last = hist.events[-1] if hist.events else None
     top = most_urgent([f for f in findings if f.order_id == order.id])
-    if order.delivered_on:
-        state = "delivered"
-    elif hist.failing_since is not None:
-        state = "failing"
-    elif hist.status is not None:
-        state = hist.status.value
-    elif order.tracking:
-        state = "not polled" if app.source(order) is None else "pending"
-    else:
-        state = "no tracking"
+    state = tracking_state(order, hist, app.source(order) is not None)
     prot = instant(order.protection_ends, zone).date() if order.protection_ends else None
+    shelved = archived(order, hist, at, zone)
     return {
         "order": order.id,
         "shop": order.shop,
@@ -214,20 +220,9 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "days_to_promised": (order.promised_by - today).days if order.promised_by else None,
         "days_to_protection_end": (prot - today).days if prot else None,
         "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title} if top else None,
+        "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
+        "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
     }
-
-
-def _status_line(r: dict[str, Any], lang: str) -> str:
-    def days(n: int | None, label: str) -> str:
-        return f"{label} {n:+d}d" if n is not None else f"{label} -"
-
-    last = r["last_event"]
-    event = f'"{last["description"][:40]}" {r["last_event_age_days"]}d ago' if last else "no events"
-    top = f'{r["top_finding"]["severity"].upper()}: {r["top_finding"]["title"]}' if r["top_finding"] else "ok"
-    return "  ".join([
-        f'{r["order"]:<18}', f'{r["carrier"] or "-":<9}', f'{r["status"]:<16}', f"{event:<52}",
-        days(r["days_to_promised"], "promised"), days(r["days_to_protection_end"], "protection"), top,
-    ])
 
 
 @cli.command()
@@ -240,6 +235,204 @@ def run(ctx: typer.Context) -> None:
         asyncio.run(daemon.serve())
     except MonitorError as exc:
         _fail(exc)
+
+
+@cli.command("detect")
+def detect_command(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The tracking number (spaces and case do not matter).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead of lines.")] = False,
+) -> None:
+    """Which carriers can track NUMBER, in the order they would be asked, and why; says when a check digit is wrong."""
+    found = detect(number)
+    path = config_path(ctx.obj.config)
+    app = _load(ctx.obj, _now) if path.exists() else None
+    if app is not None:
+        asyncio.run(app.aclose())
+    usable = app.carriers if app else {}
+    installed = load_registry()
+
+    def status(carrier: str) -> str:
+        if carrier in usable:
+            return "usable"
+        if carrier not in installed:
+            return "not installed"
+        if app is None:
+            return "installed"
+        why = app.skipped.get(carrier)
+        return "would be asked if configured" + (f" ({why})" if why else "")
+
+    ranked = [(c, status(c.carrier)) for c in rank(found.candidates, usable)]
+    if as_json:
+        typer.echo(json.dumps({
+            "number": found.number,
+            "formats": [{"format": m.format, "note": m.note or None,
+                         "check": {"found": m.check.found, "expected": m.check.expected, "ok": m.check.ok}
+                         if m.check else None} for m in found.matches],
+            "problems": list(found.problems),
+            "config": str(path) if app else None,
+            "candidates": [{"carrier": c.carrier, "score": c.score, "reason": c.reason, "status": st,
+                            "usable": c.carrier in usable} for c, st in ranked],
+        }, ensure_ascii=False, indent=2))
+    elif ranked:
+        _print_detection(found, ranked, path, app is not None)
+    else:
+        for p in found.problems:
+            typer.echo(f"error: {p}", err=True)
+    if not ranked:
+        raise typer.Exit(2)
+
+
+def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], path: Path, has_config: bool) -> None:
+    typer.echo(found.number)
+    for m in found.matches:
+        typer.echo(f"format: {m.summary()}")
+    if not found.matches:
+        typer.echo("format: none that tracking-monitor knows")
+    for p in found.problems:
+        typer.echo(f"problem: {p}")
+    typer.echo(f"config: {path}" if has_config else f"config: none found at {path}: ranking by format only")
+    for i, (c, st) in enumerate(ranked, 1):
+        typer.echo(f"{i:2}. {c.carrier:<10} {c.score:.2f}  {st}")
+        typer.echo(f"    {c.reason}")
+    if asked := [c.carrier for c, st in ranked if st == "usable"]:
+        typer.echo(f"would ask: {', then '.join(asked)}")
+    elif has_config:
+        typer.echo("no usable carrier in this config can track it: configure one above")
+
+
+# ---------------------------------------------------------------- the dispute kit: report and watchlist edits
+
+
+@cli.command()
+def report(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order's id, as in the watchlist.")],
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html or json (default: from --output's "
+                                                                      "extension, else md).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+    language: Annotated[str | None, typer.Option(help="en or fr (default: [monitor].language).")] = None,
+    now: Annotated[str | None, typer.Option(help="Make the report as if at this instant.")] = None,
+) -> None:
+    """An evidence report for a dispute: facts, every stored tracking event, alerts sent, a dispute text, a SHA-256."""
+    from monitor.report import FORMATS, build, to_markdown
+    from monitor.report_html import to_html
+
+    suffix = output.suffix.lower().lstrip(".") if output else ""
+    fmt = (fmt or {"htm": "html", "markdown": "md"}.get(suffix, suffix if suffix in FORMATS else "md")).lower()
+    if fmt not in FORMATS:
+        _usage(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    app = _load(ctx.obj, _now)
+    lang = language or app.watchlist.monitor.language
+    if lang not in LANGUAGES:
+        _usage(f"--language: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
+    at = _parse_now(now, app)
+    order = app.watchlist.order(order_id)
+    try:
+        if order is None:
+            raise UnknownOrder(app.path, order_id, [o.id for o in app.watchlist.orders])
+        store = Store.in_dir(app.state_dir)
+        try:
+            hist = order_histories(app, store)[order.id]  # the same route to a carrier as the daemon's
+            numbers = store.numbers_of(order.id)
+            wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])))
+            events, alerts = store.events_of(wanted), store.alerts_of(order.id)
+        finally:
+            store.close()
+        r = build(order, hist, numbers, events, alerts, carrier=hist.carrier, polled=app.source(order) is not None,
+                  zone=app.watchlist.monitor.zone, now=at, lang=lang)
+        text = {"md": to_markdown, "html": to_html, "json": _json_report}[fmt](r)
+        if output is None:
+            sys.stdout.write(text)
+            return
+        write_atomic(output, text.encode("utf-8"))
+    except MonitorError as exc:
+        _fail(exc)
+    typer.echo(f"{output}: {fmt} report of order {order.id}, SHA-256 {r.sha256}", err=True)
+
+
+def _json_report(r: Any) -> str:
+    return json.dumps(r.as_json(), ensure_ascii=False, indent=2) + "\n"
+
+
+def _edit(ctx: typer.Context, change: Callable[[Editor], None], dry_run: bool) -> None:
+    """Plan a change of the watchlist, check it, keep a backup and write it; or show the diff on a dry run."""
+    path = config_path(ctx.obj.config)
+    try:
+        editor = Editor(path, load_registry())
+        change(editor)
+        result = editor.commit(dry_run)
+    except MonitorError as exc:
+        _fail(exc)
+    for line in result.changes:
+        typer.echo(line)
+    if result.backup is None:
+        typer.echo(result.diff, nl=False)
+        typer.echo("(dry run: nothing written)")
+    elif result.changes:
+        typer.echo(f"saved {path} (the previous version is in {result.backup.name}); "
+                   "a running tracking-monitor picks it up within seconds")
+    else:
+        typer.echo(f"{path}: nothing to change")
+
+
+_DRY_RUN = typer.Option("--dry-run", help="Show the change as a diff; write nothing.")
+
+
+@cli.command()
+def add(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The marketplace's order number.")],
+    ordered_on: Annotated[str, typer.Option("--ordered-on", help="Date of the order, like 2026-11-20.")],
+    tracking: Annotated[str | None, typer.Option(help="Tracking number.")] = None,
+    carrier: Annotated[str | None, typer.Option(help='Carrier id (default "auto").')] = None,
+    promised_by: Annotated[str | None, typer.Option("--promised-by", help="The seller's delivery promise.")] = None,
+    protection_ends: Annotated[str | None, typer.Option("--protection-ends", help="End of buyer protection.")] = None,
+    shop: Annotated[str | None, typer.Option(help="Shop or marketplace.")] = None,
+    item: Annotated[str | None, typer.Option(help="What was ordered.")] = None,
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Add an order at the end of the watchlist."""
+    fields = {"ordered_on": ordered_on, "tracking": tracking, "carrier": carrier, "promised_by": promised_by,
+              "protection_ends": protection_ends, "shop": shop, "item": item}
+    _edit(ctx, lambda e: e.add(order_id, {k: v for k, v in fields.items() if v is not None}), dry_run)
+
+
+@cli.command("set")
+def set_(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    assignments: Annotated[list[str], typer.Argument(metavar="KEY=VALUE...", help="e.g. protection_ends=2026-12-23 "
+                                                     "tracking=LP00123456789012 dispute.opened_on=2026-12-10; "
+                                                     "KEY= removes the key.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Set keys of one order (dates, durations like 15d, lists like 7d,3d,1d); the rest of the file is kept."""
+    try:
+        values = parse_assignments(assignments)
+    except MonitorError as exc:
+        _fail(exc)
+    _edit(ctx, lambda e: e.set(order_id, values), dry_run)
+
+
+@cli.command()
+def remove(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Remove an order and its own comment lines from the watchlist (its stored history stays in the state)."""
+    _edit(ctx, lambda e: e.remove(order_id), dry_run)
+
+
+@cli.command()
+def archive(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Mark an order archived = true: no more polling or alerts, hidden from status; report still works."""
+    _edit(ctx, lambda e: e.set(order_id, {"archived": "true"}), dry_run)
 
 
 @cli.command("notify-test")

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 from carriers.base import Carrier, Clock, build_settings, load_registry
-from carriers.detect import candidates
+from carriers.detect import AGGREGATORS, rank
+from carriers.http import CREDENTIAL_FIELDS, env_id
 from monitor.errors import ConfigError, Problem
 from monitor.rules import Finding, Severity
 from monitor.store import default_state_dir
@@ -66,6 +67,21 @@ class EnvSettings(BaseSettings):
     def urls(self) -> list[str]:
         """The notification URLs given outside the watchlist."""
         return [u for u in re.split(r"[\s,]+", self.notify_urls) if u]
+
+
+def carrier_secrets(cid: str, cls: type[Carrier]) -> dict[str, str]:
+    """Credentials for one carrier from TRACKING_MONITOR_<ID>_<KEY> or a `<id>_<key>` file in the secrets dir."""
+    found: dict[str, str] = {}
+    directory = secrets_dir()
+    for name in CREDENTIAL_FIELDS:
+        if name not in cls.Settings.model_fields:
+            continue
+        value = os.environ.get(f"TRACKING_MONITOR_{env_id(cid)}_{name.upper()}")
+        if value is None and directory is not None and (directory / f"{cid}_{name}").is_file():
+            value = (directory / f"{cid}_{name}").read_text(encoding="utf-8")
+        if value and value.strip():
+            found[name] = value.strip()
+    return found
 
 
 def config_path(cli_value: Path | None) -> Path:
@@ -176,27 +192,33 @@ class App:
         """Where the state database lives."""
         return self.watchlist.monitor.state_dir or default_state_dir()
 
-    def source(self, order: Order) -> tuple[str, str] | None:
-        """(carrier id, number) to poll for an order, or None when no usable carrier can be asked."""
-        if not order.tracking:
-            return None
+    def sources(self, order: Order, routes: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        """(carrier id, number) pairs to ask for an order, best first: a named carrier, the carrier that
+        answered before (`routes`), else every usable candidate in rank order (direct carriers, then aggregators)."""
+        number = order.tracking
+        if not number:
+            return []
         if order.carrier != "auto":
-            return (order.carrier, order.tracking) if order.carrier in self.carriers else None
-        for cand in candidates(order.tracking):
-            if cand.carrier in self.carriers:
-                return cand.carrier, order.tracking
-        return None
+            return [(order.carrier, number)] if order.carrier in self.carriers else []
+        if (won := (routes or {}).get(number)) in self.carriers:
+            return [(won, number)]
+        return [(c.carrier, number) for c in rank(number, self.carriers) if c.carrier in self.carriers]
+
+    def source(self, order: Order, routes: dict[str, str] | None = None) -> tuple[str, str] | None:
+        """(carrier id, number) to poll for an order, or None when no usable carrier can be asked."""
+        chain = self.sources(order, routes)
+        return chain[0] if chain else None
 
     def why_no_source(self, order: Order) -> str:
         """A one-line reason an order with a tracking number is not polled."""
-        wanted = order.carrier if order.carrier != "auto" else next(
-            (c.carrier for c in candidates(order.tracking or "")), ""
-        )
-        if wanted and wanted in self.skipped:
-            return f"{wanted}: {self.skipped[wanted]}"
-        if wanted:
-            return f"{wanted}: not installed"
-        return "no configured carrier recognises this number; set carrier = \"…\""
+        wanted = [order.carrier] if order.carrier != "auto" else [
+            c.carrier for c in rank(order.tracking or "", self.carriers)]
+        if not wanted:
+            return "no carrier recognises this number; set carrier = \"…\""
+        why = f"{wanted[0]}: {self.skipped.get(wanted[0], 'not installed')}"
+        if others := [a for a in AGGREGATORS if a in wanted[1:]]:
+            why += f" (an aggregator would do too: {' or '.join(others)})"
+        return why
 
     def routes(self, finding: Finding) -> list[str]:
         """The ids of the destinations a finding goes to: by severity, and by the order's `notify` tags."""
@@ -217,6 +239,9 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     text = read_text(path)  # read once: carrier-table errors are located in the same text that was validated
     watchlist = validate_data(parse_toml(text, path), text, path, registry)
     carriers, skipped = _build_carriers(registry, watchlist, text, path, clock)
+    wanted = set(watchlist.carriers) | {o.carrier for o in watchlist.orders}
+    for cid in sorted(wanted & set(skipped)):
+        log.warning("carrier %s skipped: %s", cid, skipped[cid])  # one line, never a crash
     destinations = _destinations(watchlist, text, path)
     return App(path, watchlist, carriers, skipped, destinations)
 
@@ -261,7 +286,7 @@ def _build_carriers(
     skipped: dict[str, str] = {}
     problems: list[Problem] = []
     for cid, cls in registry.items():
-        table: dict[str, Any] = watchlist.carriers.get(cid, {})
+        table: dict[str, Any] = {**watchlist.carriers.get(cid, {}), **carrier_secrets(cid, cls)}
         try:
             settings = build_settings(cls, table)
         except ValidationError as exc:

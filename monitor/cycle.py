@@ -4,16 +4,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from carriers.base import Carrier, FetchResult
-from carriers.errors import BadPayloadError, CarrierError, NotFoundError, UnavailableError
-from carriers.model import Shipment
+from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, RateLimitedError, UnavailableError
+from carriers.model import Shipment, Status
 from monitor.config import App
+from monitor.lifecycle import archived, polling_over
 from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Policy, evaluate
-from monitor.store import ShipmentState, Store
+from monitor.store import CarrierState, PollOutcome, ShipmentState, Store
 
 log = logging.getLogger("tracking_monitor.cycle")
 
@@ -31,37 +32,127 @@ class CycleResult:
     repeated: list[Finding] = field(default_factory=list)  # urgent deadlines reminded of again in this cycle
 
 
-def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: datetime) -> dict[str, list[str]]:
-    """Numbers to poll now, by carrier: never polled, or their next poll time has come."""
-    due: dict[str, set[str]] = defaultdict(set)
+# How often to ask about one parcel, as a multiple of `poll_interval`, by what the carrier last said:
+# news is unlikely before a parcel moves and likely when it is out for delivery. Final statuses stop polling.
+CADENCE: dict[Status | None, float] = {
+    None: 1.0,  # an error: ask again at the normal pace (the adapter already retried transient trouble)
+    Status.NOT_FOUND: 2.0,
+    Status.INFO_RECEIVED: 2.0,
+    Status.IN_TRANSIT: 1.0,
+    Status.AVAILABLE_FOR_PICKUP: 2.0,
+    Status.OUT_FOR_DELIVERY: 1 / 6,
+    Status.DELIVERY_FAILED: 0.5,
+    Status.EXCEPTION: 1.0,
+    Status.EXPIRED: 4.0,
+    Status.UNKNOWN: 1.0,
+}
+RATE_LIMIT_WAIT = timedelta(minutes=5)  # after a 429 that did not say how long to wait
+
+
+def next_poll(result: Shipment | CarrierError, now: datetime, interval: timedelta, carrier: Carrier) -> datetime | None:
+    """When to ask about this number again; None when its status is final (deadline rules keep running)."""
+    if isinstance(result, Shipment):
+        if result.status.is_final:
+            return None
+        status: Status | None = result.status
+    else:
+        status = Status.NOT_FOUND if isinstance(result, NotFoundError) else None
+    every = interval * CADENCE.get(status, 1.0)
+    floor = getattr(carrier, "MIN_INTERVAL", None)  # e.g. the unofficial Cainiao endpoint is asked rarely
+    return now + max(every, floor) if floor else now + every
+
+
+def blocked(state: CarrierState | None, now: datetime) -> bool:
+    """The carrier told us to wait (429, quota) or its key was rejected, and that time has not come."""
+    return state is not None and state.blocked_until is not None and state.blocked_until > now
+
+
+def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: datetime,
+                carriers: dict[str, CarrierState] | None = None,
+                routes: dict[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
+    """Numbers to poll now, by carrier, each with the carriers to try next if this one does not know it."""
+    due: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for order in app.watchlist.orders:
-        src = app.source(order)
-        if src is None or order.delivered_on is not None:
-            continue  # the buyer has the parcel: no call to spend on it
-        st = states.get(src)
-        if st is None or (st.next_poll is not None and st.next_poll <= now):
-            due[src[0]].add(src[1])
-    return {c: sorted(n) for c, n in due.items()}
+        if polling_over(order, now, app.watchlist.monitor.zone):
+            continue  # the buyer has the parcel or the order is archived: no call to spend on it
+        chain = app.sources(order, routes)
+        if not chain:
+            continue
+        cid, number = chain[0]
+        st = states.get((cid, number))
+        if blocked((carriers or {}).get(cid), now) or (st is not None and (st.next_poll is None or st.next_poll > now)):
+            continue
+        due[cid][number] = [c for c, _ in chain[1:]]
+    return due
 
 
 async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
-    """Ask every carrier about its due numbers, batch by batch; return (numbers polled, new events)."""
+    """Ask every carrier about its due numbers, batch by batch; return (numbers polled, new events).
+
+    A number an auto-detected carrier does not know is asked of the next candidate in the same cycle; the
+    carrier that answers with data is remembered (store routes) and asked from then on.
+    """
+    cstates = store.carrier_states()
     before = store.shipment_states()
-    due = due_sources(app, before, now)
-    next_poll = now + app.watchlist.monitor.poll_interval
+    plan = due_sources(app, before, now, cstates, store.routes())
+    interval = app.watchlist.monitor.poll_interval
+    day = now.astimezone(UTC).date().isoformat()
     totals = [0, 0]
+    asked: set[tuple[str, str]] = set()
 
-    async def one_carrier(carrier: Carrier, numbers: list[str]) -> None:
-        for i in range(0, len(numbers), carrier.max_batch):
-            batch = numbers[i : i + carrier.max_batch]
-            results = await _fetch(carrier, batch)
+    async def one_carrier(carrier: Carrier, numbers: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Poll one carrier's numbers, batches in parallel up to its concurrency; return not-found ones to pass on."""
+        carrier.memory = store.memory(carrier.id)
+        carrier.budget.used = cstates[carrier.id].calls_on(day) if carrier.id in cstates else 0
+        fallback: dict[str, list[str]] = {}
+        todo = sorted(numbers)
+        slots = asyncio.Semaphore(getattr(carrier.settings, "concurrency", 1))
+        told_to_wait = asyncio.Event()
+
+        async def one_batch(batch: list[str]) -> None:
+            async with slots:
+                if told_to_wait.is_set():
+                    return  # the rest stays due and is asked once the wait is over
+                results = await _fetch(carrier, batch)
+            asked.update((carrier.id, n) for n in batch)
             _log_transitions(carrier.id, results, before)
-            # One transaction per poll result: a crash loses at most the batch in flight.
-            totals[1] += store.record_poll(carrier.id, results, now, next_poll)
+            wait, reason = _imposed_wait(results, now, interval)
+            if wait:
+                told_to_wait.set()
+            # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
+            polls = {n: now if isinstance(r, RateLimitedError | AuthError) else next_poll(r, now, interval, carrier)
+                     for n, r in results.items()}
+            # One transaction per poll result: a crash loses at most the batches in flight.
+            outcome = PollOutcome(results, polls, carrier.budget.drain(), now + wait if wait else None, reason)
+            totals[1] += store.record_poll(carrier.id, outcome, now)
             totals[0] += len(batch)
+            fallback.update({n: numbers[n] for n, r in results.items() if isinstance(r, NotFoundError) and numbers[n]})
 
-    await asyncio.gather(*(one_carrier(app.carriers[c], n) for c, n in due.items()))
+        size = carrier.max_batch
+        await asyncio.gather(*(one_batch(todo[i : i + size]) for i in range(0, len(todo), size)))
+        return fallback
+
+    while plan:
+        found = await asyncio.gather(*(one_carrier(app.carriers[c], n) for c, n in plan.items()))
+        plan = defaultdict(dict)
+        cstates = store.carrier_states()
+        for fallback in found:
+            for number, (nxt, *rest) in fallback.items():
+                if (nxt, number) not in asked and not blocked(cstates.get(nxt), now):
+                    plan[nxt][number] = rest
     return totals[0], totals[1]
+
+
+def _imposed_wait(results: FetchResult, now: datetime, interval: timedelta) -> tuple[timedelta | None, str]:
+    """How long the carrier told us to stay away (429, quota), or a rejected key's pause, with why."""
+    limited = [r for r in results.values() if isinstance(r, RateLimitedError)]
+    if limited:
+        seconds = max((r.retry_after or 0.0) for r in limited)
+        return (timedelta(seconds=seconds) if seconds else RATE_LIMIT_WAIT), str(limited[0].args[0])
+    if any(isinstance(r, AuthError) for r in results.values()):
+        # Never retried: the key will not fix itself. A reload or restart (maybe with a new key) lifts the pause.
+        return interval, "credentials rejected"
+    return None, ""
 
 
 async def _fetch(carrier: Carrier, batch: list[str]) -> FetchResult:
@@ -82,7 +173,7 @@ async def _fetch(carrier: Carrier, batch: list[str]) -> FetchResult:
         if res is None:
             res = BadPayloadError("the answer did not mention this number", carrier=carrier.id, number=number)
         elif isinstance(res, Shipment) and res.number != number:
-            res = Shipment(number, res.carrier, res.status, res.events, res.raw_status, res.estimated_delivery)
+            res = replace(res, number=number)
         out[number] = res
     return out
 
@@ -101,7 +192,8 @@ def _log_transitions(carrier: str, results: FetchResult, before: dict) -> None:
 
 def order_histories(app: App, store: Store) -> dict[str, History]:
     """The stored tracking history of every order, by order id."""
-    return store.histories([(o.id, *(app.source(o) or ("", o.tracking or ""))) for o in app.watchlist.orders])
+    routes = store.routes()
+    return store.histories([(o.id, *(app.source(o, routes) or ("", o.tracking or ""))) for o in app.watchlist.orders])
 
 
 def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, History] | None = None) -> list[Finding]:
@@ -112,8 +204,11 @@ def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, His
     zone, lang = wl.monitor.zone, wl.monitor.language
     out: list[Finding] = []
     for order in wl.orders:
+        hist = histories.get(order.id, History())
+        if archived(order, hist, now, zone) is not None:
+            continue  # its windows are closed or the buyer archived it: nothing left to warn about
         policy = Policy(order.rules(wl.rules), zone, lang)
-        out.extend(evaluate(order, histories.get(order.id, History()), now, policy))
+        out.extend(evaluate(order, hist, now, policy))
     return out
 
 

@@ -34,12 +34,14 @@ FILE_CHECK = timedelta(seconds=2)
 DELIVERY_CHECK = timedelta(seconds=30)
 
 
-def _fingerprint(path: Path) -> tuple[int, int] | None:
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    # The inode too: an editor or `tracking-monitor set` saving by rename makes a new file, which must be seen
+    # even when the size is the same and the mtime falls in the same clock tick as the old one.
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class Daemon:
@@ -50,6 +52,7 @@ class Daemon:
         self.cli_path, self.clock = cli_path, clock
         self.app: App = load_app(cli_path, clock)
         self.store = Store.in_dir(self.app.state_dir)
+        self.store.clear_auth_failures()  # a restart may come with a new key: ask again
         self.notifier = self._notifier()
         self.fingerprint = _fingerprint(self.app.path)
         self.sd = sd or sdnotify.Notifier()
@@ -126,6 +129,7 @@ class Daemon:
             return False
         old = self.app
         self.app = app
+        self.store.clear_auth_failures()  # the edit may have fixed a rejected key
         self.notifier = self._notifier()
         await old.aclose()
         log.info("watchlist reloaded (%s): %s", why, self.status_line().split(",")[0])

@@ -2,10 +2,15 @@
 
 MonitorError
 ├── ConfigError   the watchlist or the environment is wrong (exit 2); carries one Problem per mistake
-└── StateError    the state database cannot be opened or is damaged (exit 1)
+│   └── UnknownOrder  an order id that is not in the watchlist; names the closest ids (exit 2)
+├── StateError    the state database cannot be opened or is damaged (exit 1)
+└── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
 """
 from __future__ import annotations
 
+import difflib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -38,3 +43,21 @@ class ConfigError(MonitorError):
 
 class StateError(MonitorError):
     """The state database is unusable."""
+
+
+class UnknownOrder(ConfigError):
+    """No order has this id; the message names the closest ids."""
+
+    def __init__(self, path: object, order_id: str, known: Sequence[str]) -> None:
+        close = difflib.get_close_matches(order_id, known, n=3, cutoff=0.3)
+        hint = f"; closest: {', '.join(map(_quote, close))}" if close else f" ({len(known)} orders; `status --all` lists them)"
+        super().__init__([Problem(str(path), f"no order with id {_quote(order_id)}{hint}")])
+        self.order_id = order_id
+
+
+class WriteError(MonitorError):
+    """A file could not be written; the original is left as it was."""
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)

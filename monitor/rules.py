@@ -104,7 +104,7 @@ class Finding:
 # A "not received" exception stays relevant even when later scans show movement.
 _STICKY = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST, EventKind.DAMAGED})
 _TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
-_DELIVERED_RELEVANCE = timedelta(days=14)
+DELIVERED_RELEVANCE = timedelta(days=14)  # how long "inspect it" stays worth saying; archiving waits for it
 _MIDNIGHT = time()
 _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 # Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
@@ -148,9 +148,9 @@ class _Ctx:
         self.now = now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         self.local_today = _local_day(self.now, self.zone)
-        delivered_at = _delivered_at(order, hist, policy.zone)
+        received = delivered_at(order, hist, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
-        self.delivered_at = delivered_at if delivered_at is not None and delivered_at <= self.now else None
+        self.delivered_at = received if received is not None and received <= self.now else None
 
     def local(self, value: datetime) -> datetime:
         """An instant in the watchlist's zone, for display."""
@@ -191,7 +191,8 @@ def _local_day(now: datetime, zone: ZoneInfo) -> date:
     return now.astimezone(zone).date()
 
 
-def _delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
+def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
+    """When the parcel was received: the buyer's delivered_on, else the carrier's delivery; None if not yet."""
     if order.delivered_on is not None:
         return instant(order.delivered_on, zone)
     for event in reversed(hist.events):
@@ -357,7 +358,7 @@ def delivered(c: _Ctx) -> Iterator[Finding]:
     at = c.delivered_at
     assert at is not None
     window = c.order.refund_window
-    if c.now - at > max(window or timedelta(0), _DELIVERED_RELEVANCE):
+    if c.now - at > max(window or timedelta(0), DELIVERED_RELEVANCE):
         return  # long past: an 'inspect it' alert would only be noise
     end = at + window if window else None
     refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from carriers.errors import CarrierError, NotFoundError, RateLimitedError
+from carriers.errors import AuthError, CarrierError, NotFoundError, RateLimitedError
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
 from monitor.errors import StateError
 from monitor.rules import Finding, History
@@ -36,6 +36,13 @@ CREATE TABLE IF NOT EXISTS outbox(
     order_id TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, title TEXT NOT NULL,
     message TEXT NOT NULL, action TEXT NOT NULL, due TEXT, created_at TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT NOT NULL, sent_at TEXT, last_error TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS carriers(
+    carrier TEXT PRIMARY KEY, blocked_until TEXT, block_reason TEXT NOT NULL DEFAULT '',
+    auth_failed_since TEXT, usage_day TEXT, usage_calls INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS carrier_memory(
+    carrier TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(carrier, key));
+CREATE TABLE IF NOT EXISTS routes(
+    number TEXT PRIMARY KEY, carrier TEXT NOT NULL, decided_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
 """
 # Columns added after a table first shipped: added in place on open, so an older state file keeps its rows.
@@ -130,6 +137,59 @@ class ShipmentState:
     last_error: str
 
 
+@dataclass(frozen=True, slots=True)
+class CarrierState:
+    """What the monitor remembers of one carrier: a wait the carrier imposed, a rejected key, today's calls."""
+
+    blocked_until: datetime | None = None
+    block_reason: str = ""
+    auth_failed_since: datetime | None = None
+    usage_day: str = ""  # UTC date the count below belongs to
+    usage_calls: int = 0
+
+    def calls_on(self, day: str) -> int:
+        """Requests already made on that UTC day."""
+        return self.usage_calls if self.usage_day == day else 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """One carrier batch, ready to store in one transaction."""
+
+    results: Mapping[str, Shipment | CarrierError]
+    next_polls: Mapping[str, datetime | None]  # per number; None: final, stop polling
+    calls: int = 0  # requests spent on it (the daily budget)
+    blocked_until: datetime | None = None  # the carrier asked us to wait (429, quota) until then
+    block_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A tracking event as kept for evidence: who reported it and when tracking-monitor first saw it."""
+
+    time: datetime
+    source: str
+    number: str
+    kind: str
+    code: str
+    description: str
+    location: str
+    recorded: datetime
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentAlert:
+    """An alert recorded in the notification log, and when each destination got it (None: not yet)."""
+
+    key: str
+    kind: str
+    severity: str
+    first_at: datetime
+    title: str
+    deliveries: tuple[tuple[str, datetime | None], ...]
+
+
 class Store:
     """The one place state lives; every write is one transaction."""
 
@@ -178,15 +238,25 @@ class Store:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
+
+        `durable=False` skips the fsync at commit: the transaction survives a crash of the process but maybe
+        not a power cut, until the next durable commit (WAL keeps the order). Poll results take that path,
+        since losing one means asking the carrier again; notification records never do.
+        """
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            if not durable:
+                self.db.execute("PRAGMA synchronous=FULL")
 
     # ------------------------------------------------------------ tracking numbers and shipments
 
@@ -208,35 +278,76 @@ class Store:
             for c, n, s, lp, np, fs, err in rows
         }
 
-    def record_poll(
-        self, carrier: str, results: dict[str, Shipment | CarrierError], now: datetime, next_poll: datetime
-    ) -> int:
-        """Store one poll's answers in one transaction; return how many new events were stored."""
+    def record_poll(self, carrier: str, outcome: PollOutcome, now: datetime) -> int:
+        """Store one batch's answers, the calls spent and any wait imposed, in one transaction; return new events."""
         new_events = 0
-        with self.transaction() as db:
-            for number, result in results.items():
+        day = now.astimezone(UTC).date().isoformat()
+        with self.transaction(durable=False) as db:
+            for number, result in outcome.results.items():
+                nxt = outcome.next_polls.get(number)
                 db.execute("INSERT OR IGNORE INTO shipments(carrier, number) VALUES (?, ?)", (carrier, number))
                 if isinstance(result, Shipment):
-                    new_events += self._store_shipment(db, carrier, result, now, next_poll)
+                    new_events += self._store_shipment(db, carrier, result, now, nxt)
                 elif isinstance(result, NotFoundError):
                     # A clean "unknown number" is an answer, not a failure of the source.
                     db.execute(
                         "UPDATE shipments SET status=?, raw_status='', last_polled=?, last_success=?, next_poll=?,"
                         " failing_since=NULL, fail_count=0, last_error='' WHERE carrier=? AND number=?",
-                        (Status.NOT_FOUND.value, _ts(now), _ts(now), _ts(next_poll), carrier, number),
+                        (Status.NOT_FOUND.value, _ts(now), _ts(now), _ts(nxt) if nxt else None, carrier, number),
                     )
+                elif isinstance(result, RateLimitedError):
+                    # Not the source failing: we were told to wait. The number stays due once the wait is over.
+                    db.execute("UPDATE shipments SET next_poll=? WHERE carrier=? AND number=?",
+                               (_ts(nxt) if nxt else None, carrier, number))
                 else:
-                    retry = next_poll
-                    if isinstance(result, RateLimitedError) and result.retry_after:
-                        retry = max(next_poll, now + timedelta(seconds=result.retry_after))
                     db.execute(
                         "UPDATE shipments SET last_polled=?, next_poll=?, failing_since=COALESCE(failing_since, ?),"
                         " fail_count=fail_count+1, last_error=? WHERE carrier=? AND number=?",
-                        (_ts(now), _ts(retry), _ts(now), _error_text(result), carrier, number),
+                        (_ts(now), _ts(nxt) if nxt else None, _ts(now), _error_text(result), carrier, number),
                     )
+            auth = any(isinstance(r, AuthError) for r in outcome.results.values())
+            ok = any(isinstance(r, Shipment | NotFoundError) for r in outcome.results.values())
+            db.execute("INSERT OR IGNORE INTO carriers(carrier) VALUES (?)", (carrier,))
+            db.execute(
+                "UPDATE carriers SET usage_calls=CASE WHEN usage_day=? THEN usage_calls+? ELSE ? END, usage_day=?,"
+                " auth_failed_since=CASE WHEN ? THEN COALESCE(auth_failed_since, ?) WHEN ? THEN NULL"
+                " ELSE auth_failed_since END WHERE carrier=?",
+                (day, outcome.calls, outcome.calls, day, auth, _ts(now), ok, carrier),
+            )
+            if outcome.blocked_until is not None:
+                db.execute("UPDATE carriers SET blocked_until=?, block_reason=? WHERE carrier=?",
+                           (_ts(outcome.blocked_until), outcome.block_reason[:300], carrier))
+            db.executemany(
+                "INSERT INTO routes(number, carrier, decided_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(number) DO UPDATE SET carrier=excluded.carrier, decided_at=excluded.decided_at"
+                " WHERE routes.carrier != excluded.carrier",
+                [(n, carrier, _ts(now)) for n, r in outcome.results.items()
+                 if isinstance(r, Shipment) and r.status is not Status.NOT_FOUND],
+            )
         return new_events
 
-    def _store_shipment(self, db: sqlite3.Connection, carrier: str, s: Shipment, now: datetime, nxt: datetime) -> int:
+    def carrier_states(self) -> dict[str, CarrierState]:
+        """What is remembered of each carrier, by id."""
+        rows = self.db.execute(
+            "SELECT carrier, blocked_until, block_reason, auth_failed_since, usage_day, usage_calls FROM carriers")
+        return {c: CarrierState(_dt(b), r, _dt(a), d or "", n) for c, b, r, a, d, n in rows}
+
+    def clear_auth_failures(self) -> None:
+        """Forget rejected keys and the waits they caused: called when the configuration was (re)loaded."""
+        with self.transaction() as db:
+            db.execute("UPDATE carriers SET blocked_until=NULL, block_reason='' WHERE auth_failed_since IS NOT NULL")
+            db.execute("UPDATE carriers SET auth_failed_since=NULL")
+
+    def routes(self) -> dict[str, str]:
+        """For auto-detected numbers: the carrier that answered with data, by number."""
+        return dict(self.db.execute("SELECT number, carrier FROM routes"))
+
+    def memory(self, carrier: str) -> CarrierMemory:
+        """A carrier's own persistent key-value map (e.g. which numbers 17TRACK already registered)."""
+        return CarrierMemory(self, carrier)
+
+    def _store_shipment(self, db: sqlite3.Connection, carrier: str, s: Shipment, now: datetime,
+                        nxt: datetime | None) -> int:
         before = db.total_changes
         db.executemany(
             "INSERT OR IGNORE INTO events(carrier, number, key, time, kind, code, description, location, first_seen)"
@@ -245,12 +356,11 @@ class Store:
              for e in s.events],
         )
         added = db.total_changes - before
-        # Final shipments (delivered, returned) are not polled again; deadline rules keep running.
         db.execute(
             "UPDATE shipments SET status=?, raw_status=?, estimated_delivery=?, last_polled=?, last_success=?,"
             " next_poll=?, failing_since=NULL, fail_count=0, last_error='' WHERE carrier=? AND number=?",
             (s.status.value, s.raw_status, s.estimated_delivery.isoformat() if s.estimated_delivery else None,
-             _ts(now), _ts(now), None if s.status.is_final else _ts(nxt), carrier, s.number),
+             _ts(now), _ts(now), _ts(nxt) if nxt else None, carrier, s.number),
         )
         return added
 
@@ -377,9 +487,78 @@ class Store:
             f"SELECT {_ROW} FROM outbox WHERE destination=? AND expired_at IS NOT NULL AND sent_at IS NULL"
             " AND expiry_noted=0 ORDER BY id", (destination,))]
 
+    # ------------------------------------------------------------ evidence, read for reports
+
+    def numbers_of(self, order_id: str) -> list[tuple[str, datetime]]:
+        """Every tracking number the order ever had, with when it was first seen, oldest first."""
+        rows = self.db.execute("SELECT number, first_seen FROM numbers WHERE order_id=? ORDER BY first_seen, number",
+                               (order_id,))
+        return [(n, datetime.fromisoformat(t)) for n, t in rows]
+
+    def events_of(self, numbers: Sequence[str]) -> list[StoredEvent]:
+        """Every event ever stored for these numbers, from any source, also those a carrier later dropped."""
+        marks = ",".join("?" * len(numbers))
+        rows = self.db.execute(
+            "SELECT time, carrier, number, kind, code, description, location, first_seen, key FROM events"
+            f" WHERE number IN ({marks}) ORDER BY time, carrier, number, key", tuple(numbers),
+        )
+        return [StoredEvent(datetime.fromisoformat(t), c, n, k, code, text, loc, datetime.fromisoformat(seen), key)
+                for t, c, n, k, code, text, loc, seen, key in rows]
+
+    def alerts_of(self, order_id: str) -> list[SentAlert]:
+        """The alerts recorded for an order, oldest first, each with when it reached each destination."""
+        deliveries: dict[str, list[tuple[str, datetime | None]]] = {}
+        titles: dict[str, str] = {}
+        for key, dest, title, sent in self.db.execute(
+            "SELECT key, destination, title, sent_at FROM outbox WHERE order_id=? ORDER BY destination", (order_id,)
+        ):
+            deliveries.setdefault(key, []).append((dest, _dt(sent)))
+            titles.setdefault(key, title)
+        rows = self.db.execute(
+            "SELECT key, kind, severity, first_at FROM notified WHERE order_id=? ORDER BY first_at, key", (order_id,)
+        )
+        return [SentAlert(key, kind, sev, datetime.fromisoformat(first), titles.get(key, ""),
+                          tuple(deliveries.get(key, ()))) for key, kind, sev, first in rows]
+
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+class CarrierMemory(MutableMapping[str, str]):
+    """A carrier's persistent map, written through at once: a 17TRACK registration spent quota and must not be lost."""
+
+    def __init__(self, store: Store, carrier: str) -> None:
+        self.store, self.carrier = store, carrier
+
+    def __getitem__(self, key: str) -> str:
+        row = self.store.db.execute("SELECT value FROM carrier_memory WHERE carrier=? AND key=?",
+                                    (self.carrier, key)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return row[0]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        with self.store.transaction() as db:
+            if not db.execute("DELETE FROM carrier_memory WHERE carrier=? AND key=?", (self.carrier, key)).rowcount:
+                raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        keys = self.store.db.execute("SELECT key FROM carrier_memory WHERE carrier=?", (self.carrier,)).fetchall()
+        return iter([k for (k,) in keys])
+
+    def __len__(self) -> int:
+        return self.store.db.execute("SELECT COUNT(*) FROM carrier_memory WHERE carrier=?",
+                                     (self.carrier,)).fetchone()[0]
+
+    def update(self, other: Mapping[str, str] = (), /, **kw: str) -> None:  # type: ignore[override]
+        """Write many keys in one transaction."""
+        with self.store.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO carrier_memory(carrier, key, value) VALUES (?, ?, ?)",
+                           [(self.carrier, k, v) for k, v in {**dict(other), **kw}.items()])
 
 
 def _kind(value: str) -> EventKind:

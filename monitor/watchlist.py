@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from carriers.detect import normalize
+from carriers.detect import normalize, shape_problem
 from monitor.durations import HINT as DURATION_HINT
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, Problem
@@ -377,9 +377,6 @@ def _order_id(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-_TRACKING = re.compile(r"[A-Z0-9\-]{4,40}")
-
-
 class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     """One `[[orders]]` entry."""
 
@@ -394,6 +391,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     protection_ends: When | None = None
     delivered_on: When | None = None
     refund_window: Duration | None = None
+    seller_contacted_on: Day | None = None
+    archived: bool = False
     dispute: Dispute | None = None
     notify: list[Tag] | None = None  # tags: only destinations with one of them get this order's alerts
 
@@ -411,10 +410,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
         if value is None:
             return None
         number = normalize(value)
-        if number and not _TRACKING.fullmatch(number):
-            bad = "".join(dict.fromkeys(c for c in number if not re.fullmatch(r"[A-Z0-9\-]", c)))
-            why = f"has characters a tracking number cannot have ({' '.join(bad)})" if bad else f"is {len(number)} characters long"
-            raise ValueError(f"{_q(value)} {why}; expected 4 to 40 letters, digits or dashes")
+        if number and (why := shape_problem(number)):
+            raise ValueError(f"{_q(value)} {why}")
         return number or None
 
     @field_validator("carrier")
@@ -438,7 +435,7 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     def _dates_in_order(self) -> Order:
         start = _day(self.ordered_on)
         found: _Found = []
-        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on"):
+        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on", "seller_contacted_on"):
             value = getattr(self, name)
             if value is not None and _day(value) < start:
                 found.append(((name,), f"{_day(value)} is before ordered_on {start}; expected the order date or later", value))

@@ -97,7 +97,7 @@ def test_status_lists_every_order() -> None:
     assert hub["days_to_protection_end"] == 3 and hub["top_finding"]["kind"] == "protection_ending"
     assert next(r for r in rows if r["order"] == "AB-77120")["status"] == "failing"
     text = invoke("status", "--now", NOW)
-    assert text.exit_code == 0 and len(text.stdout.strip().splitlines()) == 11
+    assert text.exit_code == 0 and all(r["order"] in text.stdout for r in rows)
 
 
 @pytest.mark.parametrize(

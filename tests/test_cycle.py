@@ -44,13 +44,13 @@ def watch(*orders: dict[str, object]) -> dict[str, object]:
 
 
 async def test_batches_follow_max_batch_and_cadence(store: Store) -> None:
-    """7 numbers go out as 3+3+1; nothing is polled again before poll_interval, everything after."""
+    """7 numbers go out as 3+3+1; unknown numbers are asked again after twice poll_interval, not before."""
     carrier = ScriptedCarrier()
     app = make_app(watch(*(order(i) for i in range(7))), carrier)
     first = await run_cycle(app, store, T0, None)
     assert sorted(len(c) for c in carrier.calls) == [1, 3, 3] and first.polled == 7
-    assert (await run_cycle(app, store, T0 + timedelta(hours=5), None)).polled == 0
-    assert (await run_cycle(app, store, T0 + timedelta(hours=6), None)).polled == 7
+    assert (await run_cycle(app, store, T0 + timedelta(hours=11), None)).polled == 0
+    assert (await run_cycle(app, store, T0 + timedelta(hours=12), None)).polled == 7
 
 
 async def test_final_shipments_and_buyer_delivered_orders_are_not_polled(store: Store) -> None:
