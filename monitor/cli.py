@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import logging
 import os
@@ -17,12 +18,12 @@ import typer
 from carriers.base import load_registry
 from carriers.detect import Candidate, Detection, detect, rank
 from monitor import __version__
-from monitor.config import App, config_path, load_app
+from monitor.config import App, config_path, load_app, privacy_url
 from monitor.cycle import evaluate_all, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES
+from monitor.messages import LANGUAGES, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
 from monitor.store import Store
@@ -61,6 +62,11 @@ def _setup_logging(verbose: bool) -> None:
         handler.addFilter(_priority)
     for noisy in ("apscheduler", "httpx", "httpcore", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:
+        # Apprise's complaints come back in each send's result and are logged once, naming the destination.
+        apprise_log = logging.getLogger("apprise")
+        apprise_log.propagate = False
+        apprise_log.addHandler(logging.NullHandler())
 
 
 def _fail(exc: MonitorError) -> NoReturn:
@@ -148,16 +154,16 @@ def check(
         if dry_run:
             real, store = store, store.snapshot()
             real.close()
-        m = app.watchlist.monitor
-        notifier = None if dry_run else Notifier(store, app.destinations, m.language, m.zone, out)
+        notifier = None if dry_run else Notifier.for_app(app, store, out)
         result = asyncio.run(_cycle(app, store, holder[0], notifier))
     except MonitorError as exc:
         _fail(exc)
     if dry_run and not as_json:
-        for f in result.new:
+        for f in [*result.new, *result.repeated]:
             print_alert(f.severity.value, f"(dry run) {f.title}", f"{f.message}\n\n{f.action}", out)
     if as_json:
-        sys.stdout.write(json.dumps([f.as_json() for f in result.new], ensure_ascii=False, indent=2) + "\n")
+        sent = [*result.new, *result.repeated]
+        sys.stdout.write(json.dumps([f.as_json() for f in sent], ensure_ascii=False, indent=2) + "\n")
 
 
 async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None):  # type: ignore[no-untyped-def]
@@ -427,6 +433,70 @@ def archive(
 ) -> None:
     """Mark an order archived = true: no more polling or alerts, hidden from status; report still works."""
     _edit(ctx, lambda e: e.set(order_id, {"archived": "true"}), dry_run)
+
+
+@cli.command("notify-test")
+def notify_test(
+    ctx: typer.Context,
+    destination: Annotated[list[str] | None, typer.Option("--destination", "-d", help="Only this destination (by name); may be repeated.")] = None,
+) -> None:
+    """Send one test message to each destination; print each one's result; exit 1 if any failed."""
+    app = _load(ctx.obj, _now)
+    by_name = {d.name or d.id: d.id for d in app.destinations.values()}
+    unknown = [n for n in destination or () if n not in by_name]
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(by_name), n=1)
+        hint = f'did you mean "{close[0]}"?' if close else f"expected one of: {', '.join(by_name)}"
+        typer.echo(f'error: --destination "{name}": no such destination; {hint}', err=True)
+    if unknown:
+        raise typer.Exit(2)
+    ids = [by_name[n] for n in destination] if destination else list(app.destinations)
+    try:
+        store = Store(":memory:")  # a test message goes around the outbox: it is neither queued nor retried
+        results = asyncio.run(Notifier.for_app(app, store).test(ids))
+    except MonitorError as exc:
+        _fail(exc)
+    width = max(len(d.name or d.id) for d, _ in results)
+    for dest, error in results:
+        where = privacy_url(dest.url) if dest.url else "printed above"
+        typer.echo(f"{'ok' if error is None else 'FAILED':<8}{dest.name or dest.id:<{width}}  {where}"
+                   + (f"\n        {error}" if error else ""))
+    raise typer.Exit(1 if any(error for _, error in results) else 0)
+
+
+@cli.command()
+def outbox(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of lines.")] = False,
+) -> None:
+    """Alerts not delivered yet: waiting, held by quiet hours, retrying (with the last error), or expired."""
+    app = _load(ctx.obj, _now)
+    try:
+        store = Store.in_dir(app.state_dir)
+        rows = Notifier.for_app(app, store).report(_now())
+        store.close()
+    except MonitorError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("outbox empty: every alert was delivered")
+        return
+    zone, lang = app.watchlist.monitor.zone, app.watchlist.monitor.language
+
+    def local(value: object) -> str:
+        return fmt_when(datetime.fromisoformat(str(value)).astimezone(zone), lang)
+
+    for r in rows:
+        then = {"waiting": "goes out at the next delivery", "retrying": "next try {}", "held": "quiet hours until {}",
+                "expired": "gave up {}", "orphaned": "its destination is no longer in the watchlist"}[str(r["state"])]
+        if "{}" in then:
+            then = then.format(local(r["expired"] or r["next_attempt"]))
+        attempts = f"{r['attempts']} attempt{'' if r['attempts'] == 1 else 's'}"
+        typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{r['order'] or '-'}  {r['title']}\n"
+                   f"         to {r['destination']}; queued {local(r['queued'])}, {attempts}; {then}"
+                   + (f"\n         last error: {r['last_error']}" if r["last_error"] else ""))
 
 
 def entry() -> None:

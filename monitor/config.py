@@ -1,10 +1,13 @@
 """Assembles a running configuration: config path, environment secrets, the watchlist and usable carriers."""
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,18 @@ from carriers.base import Carrier, Clock, build_settings, load_registry
 from carriers.detect import AGGREGATORS, rank
 from carriers.http import CREDENTIAL_FIELDS, env_id
 from monitor.errors import ConfigError, Problem
+from monitor.rules import Finding, Severity
 from monitor.store import default_state_dir
-from monitor.watchlist import Order, Watchlist, parse_toml, problems_from, read_text, validate_data
+from monitor.watchlist import (
+    Order,
+    QuietHours,
+    Watchlist,
+    parse_toml,
+    problem_at,
+    problems_from,
+    read_text,
+    validate_data,
+)
 
 log = logging.getLogger("tracking_monitor")
 
@@ -81,12 +94,87 @@ def destination_id(url: str) -> str:
     return "url:" + hashlib.blake2s(url.encode(), digest_size=6).hexdigest()
 
 
+@contextmanager
+def apprise_silenced() -> Iterator[None]:
+    """Apprise logs a URL it cannot parse in full, token included: keep that out of the logs."""
+    logger = logging.getLogger("apprise")
+    was, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
 def privacy_url(url: str) -> str:
     """The URL as Apprise prints it with secrets masked."""
     import apprise
 
-    plugin = apprise.Apprise.instantiate(url)
-    return plugin.url(privacy=True) if plugin else url.split("://", 1)[0] + "://…"
+    with apprise_silenced():
+        plugin = apprise.Apprise.instantiate(url)
+    # Without the query: Apprise spells out every default there, which only hides the host and path.
+    return plugin.url(privacy=True).split("?", 1)[0] if plugin else url.split("://", 1)[0] + "://…"
+
+
+def url_problem(url: str) -> str | None:
+    """Why Apprise cannot use this URL, in words that never repeat the URL; None when it can."""
+    import apprise
+    from apprise.manager_plugins import NotificationManager
+
+    scheme = url.split("://", 1)[0].lower()
+    schemas = NotificationManager().schemas()
+    if scheme not in schemas:
+        close = difflib.get_close_matches(scheme, schemas, n=1)
+        hint = f'; did you mean "{close[0]}://"?' if close else ", like ntfy:// or mailto://"
+        return f'expected a notification service Apprise knows, not "{scheme}://"{hint}'
+    with apprise_silenced():
+        if apprise.Apprise.instantiate(url) is None:
+            return f'expected a complete "{scheme}://" URL (see the Apprise wiki for its parts); this one is incomplete'
+    return None
+
+
+def read_secret(name: str) -> str | None:
+    """A secret by name: $TRACKING_MONITOR_<NAME>, else the file <name> in the secrets directory."""
+    if value := os.environ.get(secret_env(name), "").strip():
+        return value
+    folder = secrets_dir()
+    if folder is not None and (folder / name).is_file():
+        return (folder / name).read_text(encoding="utf-8").strip() or None
+    return None
+
+
+def secret_env(name: str) -> str:
+    """The environment variable that holds a named secret."""
+    return f"TRACKING_MONITOR_{name.upper()}"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One place alerts go: a named destination, an unnamed URL, or the terminal (url None)."""
+
+    id: str  # the outbox's key: the name, "url:<hash>", or "terminal"; never the URL itself
+    url: str | None
+    name: str = ""  # empty for an unnamed URL
+    min_severity: Severity = Severity.INFO
+    tags: frozenset[str] = frozenset()
+    quiet_hours: QuietHours | None = None  # None: [notify].quiet_hours
+
+    @classmethod
+    def for_url(cls, url: str | None) -> Destination:
+        """An unnamed destination for a URL (every alert, no tags), or the terminal for None."""
+        # Whoever reads a terminal is looking at it now: quiet hours would only hide alerts from them.
+        return cls(destination_id(url), url) if url else cls(TERMINAL, None, TERMINAL, quiet_hours=QuietHours(None, None))
+
+    @property
+    def label(self) -> str:
+        """How logs and the CLI name it: the name and the URL's privacy form."""
+        shown = privacy_url(self.url) if self.url else TERMINAL
+        return f"{self.name} ({shown})" if self.name and self.url else shown
+
+    def wants(self, severity: Severity, order_tags: Sequence[str] | None) -> bool:
+        """Whether an alert of this severity about an order with these `notify` tags goes here."""
+        if severity.rank < self.min_severity.rank:
+            return False
+        return not order_tags or bool(self.tags.intersection(order_tags))
 
 
 @dataclass
@@ -97,7 +185,7 @@ class App:
     watchlist: Watchlist
     carriers: dict[str, Carrier]
     skipped: dict[str, str]  # carrier id -> why it cannot be used
-    destinations: dict[str, str | None] = field(default_factory=dict)  # id -> Apprise URL; None: the terminal
+    destinations: dict[str, Destination] = field(default_factory=dict)  # by id
 
     @property
     def state_dir(self) -> Path:
@@ -132,6 +220,12 @@ class App:
             why += f" (an aggregator would do too: {' or '.join(others)})"
         return why
 
+    def routes(self, finding: Finding) -> list[str]:
+        """The ids of the destinations a finding goes to: by severity, and by the order's `notify` tags."""
+        order = self.watchlist.order(finding.order_id) if finding.order_id else None
+        tags = order.notify if order else None
+        return [d.id for d in self.destinations.values() if d.wants(finding.severity, tags)]
+
     async def aclose(self) -> None:
         """Close the carriers' network clients."""
         for carrier in self.carriers.values():
@@ -148,10 +242,41 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     wanted = set(watchlist.carriers) | {o.carrier for o in watchlist.orders}
     for cid in sorted(wanted & set(skipped)):
         log.warning("carrier %s skipped: %s", cid, skipped[cid])  # one line, never a crash
-    env = EnvSettings()
-    urls = [*watchlist.notify.urls, *env.urls()]
-    destinations: dict[str, str | None] = {destination_id(u): u for u in urls} or {TERMINAL: None}
+    destinations = _destinations(watchlist, text, path)
     return App(path, watchlist, carriers, skipped, destinations)
+
+
+def _destinations(watchlist: Watchlist, text: str, path: Path) -> dict[str, Destination]:
+    """Named destinations, then [notify].urls and the URLs from the environment; the terminal when there are none."""
+    problems: list[Problem] = []
+    out: dict[str, Destination] = {}
+    for i, spec in enumerate(watchlist.notify.destinations):
+        url = spec.url or read_secret(spec.url_secret or "")
+        field_name = "url" if spec.url else "url_secret"
+        where = ("notify", "destinations", i, field_name)
+        if url is None:
+            name = spec.url_secret or ""
+            problems.append(problem_at(text, path, where, (
+                f'no secret "{name}": expected the variable {secret_env(name)} or a file {name} in '
+                "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY (systemd LoadCredential=)")))
+        elif why := url_problem(url):
+            problems.append(problem_at(text, path, where, why))
+        else:
+            out[spec.name] = Destination(spec.name, url, spec.name, Severity(spec.min_severity),
+                                         frozenset(spec.tags), spec.quiet_hours)
+    for i, url in enumerate(watchlist.notify.urls):
+        if why := url_problem(url):
+            problems.append(problem_at(text, path, ("notify", "urls", i), why))
+        else:
+            out.setdefault(destination_id(url), Destination.for_url(url))
+    for i, url in enumerate(EnvSettings().urls()):
+        if why := url_problem(url):
+            problems.append(Problem("TRACKING_MONITOR_NOTIFY_URLS (or the notify_urls secret)", f"URL {i + 1}: {why}"))
+        else:
+            out.setdefault(destination_id(url), Destination.for_url(url))
+    if problems:
+        raise ConfigError(problems)
+    return out or {TERMINAL: Destination.for_url(None)}
 
 
 def _build_carriers(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from carriers.base import Carrier, FetchResult
@@ -12,7 +12,7 @@ from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundEr
 from carriers.model import Shipment, Status
 from monitor.config import App
 from monitor.lifecycle import archived, polling_over
-from monitor.notify import Notifier
+from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Policy, evaluate
 from monitor.store import CarrierState, PollOutcome, ShipmentState, Store
 
@@ -29,6 +29,7 @@ class CycleResult:
     new_events: int
     findings: list[Finding]  # everything that holds now
     new: list[Finding]  # the findings notified for the first time in this cycle
+    repeated: list[Finding] = field(default_factory=list)  # urgent deadlines reminded of again in this cycle
 
 
 # How often to ask about one parcel, as a multiple of `poll_interval`, by what the carrier last said:
@@ -231,11 +232,13 @@ def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, His
 
 
 async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
-    """Poll, store, evaluate, queue; then deliver when a notifier is given (a dry run passes none)."""
+    """Poll, store, evaluate, queue; then deliver when a notifier is given (a dry run and the daemon pass none)."""
     store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
     polled, new_events = await poll(app, store, now)
     findings = evaluate_all(app, store, now)
-    new = store.enqueue(findings, list(app.destinations), now)
+    n = app.watchlist.notify
+    queued = store.enqueue(findings, app.routes, now,
+                           lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))
     if notifier is not None:
         await notifier.deliver(now)
-    return CycleResult(polled, new_events, findings, new)
+    return CycleResult(polled, new_events, findings, queued.new, queued.repeated)

@@ -30,6 +30,8 @@ TICK = timedelta(minutes=5)
 CYCLE_TIMEOUT = timedelta(minutes=15)
 # Watchlist edits are noticed by polling the file's mtime: cheap, and works on every filesystem.
 FILE_CHECK = timedelta(seconds=2)
+# Delivery runs apart from the cycles, so a slow destination never holds up polling; this finds due retries.
+DELIVERY_CHECK = timedelta(seconds=30)
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int] | None:
@@ -57,10 +59,10 @@ class Daemon:
         self.cycle_started: float | None = None  # time.monotonic() while a cycle runs
         self.last: CycleResult | None = None
         self._lock: asyncio.Lock | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     def _notifier(self) -> Notifier:
-        m = self.app.watchlist.monitor
-        return Notifier(self.store, self.app.destinations, m.language, m.zone)
+        return Notifier.for_app(self.app, self.store)
 
     # ------------------------------------------------------------ cycles
 
@@ -71,8 +73,9 @@ class Daemon:
             self.cycle_started = time.monotonic()
             try:
                 self.last = await asyncio.wait_for(
-                    run_cycle(self.app, self.store, self.clock(), self.notifier), CYCLE_TIMEOUT.total_seconds()
+                    run_cycle(self.app, self.store, self.clock(), None), CYCLE_TIMEOUT.total_seconds()
                 )
+                self.deliver_now()
                 r = self.last
                 log.info("cycle: %d polled, %d new events, %d findings, %d new",
                          r.polled, r.new_events, len(r.findings), len(r.new))
@@ -83,6 +86,22 @@ class Daemon:
             finally:
                 self.cycle_started = None
         self.sd.status(self.status_line())
+
+    def deliver_now(self) -> None:
+        """Start a delivery run beside whatever runs: rows another run is sending are claimed, so none goes twice."""
+        task = asyncio.get_running_loop().create_task(self._deliver())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self) -> None:
+        try:
+            await self.notifier.deliver(self.clock())
+        except Exception as exc:  # the rows stay queued; the next run retries them
+            log.exception("delivery failed: %s", exc)
+
+    async def delivery_job(self) -> None:
+        """The scheduler's delivery tick: retries whose backoff ended, alerts held by quiet hours."""
+        self.deliver_now()
 
     def status_line(self) -> str:
         """What `systemctl status` shows: '12 orders, 2 need attention, next poll 14:05'."""
@@ -127,9 +146,8 @@ class Daemon:
         title, message, action = render(Kind.CONFIG_REJECTED.value, lang, problems=lines)
         finding = Finding(Kind.CONFIG_REJECTED, "", Severity.WARNING, title, message, action, None,
                           f"config_rejected:{digest}")
-        now = self.clock()
-        self.store.enqueue([finding], list(self.app.destinations), now)
-        await self.notifier.deliver(now)
+        self.store.enqueue([finding], self.app.routes, self.clock())
+        self.deliver_now()
 
     async def watch_file(self) -> None:
         """Reload when the watchlist file changed on disk."""
@@ -166,6 +184,9 @@ class Daemon:
         finally:
             self.sd.stopping()
             scheduler.shutdown(wait=False)
+            for task in list(self._deliveries):  # a cancelled send gives its rows back for the next start
+                task.cancel()
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
             await self.app.aclose()
             self.store.close()
             self.sd.close()
@@ -179,6 +200,8 @@ class Daemon:
         scheduler.add_job(self.tick, IntervalTrigger(seconds=interval), next_run_time=datetime.now(UTC),
                           misfire_grace_time=int(interval), **common)
         scheduler.add_job(self.watch_file, IntervalTrigger(seconds=FILE_CHECK.total_seconds()),
+                          misfire_grace_time=None, **common)
+        scheduler.add_job(self.delivery_job, IntervalTrigger(seconds=DELIVERY_CHECK.total_seconds()),
                           misfire_grace_time=None, **common)
         if (half := sdnotify.watchdog_interval()) is not None:
             scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=half), next_run_time=datetime.now(UTC),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +47,14 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at 
 """
 # Columns added after a table first shipped: added in place on open, so an older state file keeps its rows.
 # Append here (table -> column -> definition); never rename or drop, an older binary may still read the file.
-_ADDED_COLUMNS: dict[str, dict[str, str]] = {}
+_ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "outbox": {
+        "repeat": "INTEGER NOT NULL DEFAULT 0",  # 0: the first message of an episode; n: its n-th reminder
+        "expired_at": "TEXT",  # given up on after [notify].expire_after; never sent
+        "expiry_noted": "INTEGER NOT NULL DEFAULT 0",  # a later message to the destination said it expired
+        "claimed_by": "INTEGER",  # pid of the process sending it now; a dead pid's claim is void
+    },
+}
 
 
 def _ts(value: datetime) -> str:
@@ -84,6 +91,37 @@ class OutboxRow:
     created_at: datetime
     attempts: int
     last_error: str
+    repeat: int = 0
+    next_attempt: datetime | None = None
+    expired_at: datetime | None = None
+
+
+_ROW = ("id, key, destination, order_id, kind, severity, title, message, action, due, created_at, attempts, last_error,"
+        " repeat, next_attempt, expired_at")
+_UNSENT = "sent_at IS NULL AND expired_at IS NULL"
+
+
+def _row(r: Sequence[object]) -> OutboxRow:
+    return OutboxRow(*r[:9], _dt(r[9]), _dt(r[10]), r[11], r[12], r[13], _dt(r[14]), _dt(r[15]))  # type: ignore[arg-type]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine (the state file is local, so its writers are)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What enqueue() recorded: first messages of new episodes, and scheduled reminders."""
+
+    new: list[Finding]
+    repeated: list[Finding]
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,26 +390,39 @@ class Store:
 
     # ------------------------------------------------------------ notification log and outbox
 
-    def enqueue(self, findings: Sequence[Finding], destinations: Sequence[str], now: datetime) -> list[Finding]:
-        """Record findings not notified before, with one outbox row per destination; return the new ones."""
+    def enqueue(self, findings: Sequence[Finding], routes: Callable[[Finding], Sequence[str]], now: datetime,
+                repeat: Callable[[Finding, datetime], bool] | None = None) -> Queued:
+        """Record findings not notified before, and reminders `repeat` says are due (given the last message's time),
+        with one outbox row per destination `routes` names, all in one transaction."""
         new: list[Finding] = []
+        repeated: list[Finding] = []
         with self.transaction() as db:
+            # A destination in backoff keeps it for new rows too: a new alert is no reason to hammer a dead server.
+            waiting = dict(db.execute(f"SELECT destination, MAX(next_attempt) FROM outbox WHERE {_UNSENT} AND attempts > 0"
+                                      " GROUP BY destination").fetchall())
             for f in findings:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO notified(key, order_id, kind, severity, first_at, last_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (f.key, f.order_id, f.kind.value, f.severity.value, _ts(now), _ts(now)),
                 )
-                if not cur.rowcount:
-                    continue  # this episode was already notified, maybe before a restart
-                new.append(f)
+                if cur.rowcount:
+                    count = 0
+                    new.append(f)
+                else:  # this episode was already notified, maybe before a restart: only a due reminder goes out
+                    last_at, count = db.execute("SELECT last_at, count FROM notified WHERE key=?", (f.key,)).fetchone()
+                    if repeat is None or not repeat(f, datetime.fromisoformat(last_at)):
+                        continue
+                    db.execute("UPDATE notified SET last_at=?, count=count+1 WHERE key=?", (_ts(now), f.key))
+                    repeated.append(f)
                 db.executemany(
                     "INSERT INTO outbox(key, destination, order_id, kind, severity, title, message, action, due,"
-                    " created_at, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " created_at, next_attempt, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(f.key, d, f.order_id, f.kind.value, f.severity.value, f.title, f.message, f.action,
-                      _ts(f.due) if f.due else None, _ts(now), _ts(now)) for d in destinations],
+                      _ts(f.due) if f.due else None, _ts(now), max(_ts(now), waiting.get(d) or ""), count)
+                     for d in routes(f)],
                 )
-        return new
+        return Queued(new, repeated)
 
     def notified_keys(self) -> set[str]:
         """Every finding key already notified."""
@@ -379,25 +430,62 @@ class Store:
 
     def pending(self, now: datetime) -> list[OutboxRow]:
         """Outbox rows due for a (re)try, oldest first."""
-        rows = self.db.execute(
-            "SELECT id, key, destination, order_id, kind, severity, title, message, action, due, created_at,"
-            " attempts, last_error FROM outbox WHERE sent_at IS NULL AND next_attempt <= ? ORDER BY id",
-            (_ts(now),),
-        )
-        return [OutboxRow(*r[:9], _dt(r[9]), _dt(r[10]), r[11], r[12]) for r in rows]  # type: ignore[arg-type]
+        rows = self.db.execute(f"SELECT {_ROW} FROM outbox WHERE {_UNSENT} AND next_attempt <= ? ORDER BY id",
+                               (_ts(now),))
+        return [_row(r) for r in rows]
 
-    def mark_sent(self, row_id: int, now: datetime) -> None:
-        """The destination confirmed this row."""
-        with self.transaction() as db:
-            db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error='' WHERE id=?", (_ts(now), row_id))
+    def outbox(self) -> list[OutboxRow]:
+        """Every row not delivered: waiting, retrying, or expired; oldest first."""
+        return [_row(r) for r in self.db.execute(f"SELECT {_ROW} FROM outbox WHERE sent_at IS NULL ORDER BY id")]
 
-    def mark_failed(self, row_id: int, error: str, retry_at: datetime) -> None:
-        """The destination failed; try again at `retry_at`."""
+    def due_destinations(self, now: datetime) -> set[str]:
+        """Destinations with at least one row due for a (re)try."""
+        return {d for (d,) in self.db.execute(
+            f"SELECT DISTINCT destination FROM outbox WHERE {_UNSENT} AND next_attempt <= ?", (_ts(now),))}
+
+    def claim(self, destination: str, take: Callable[[OutboxRow], bool]) -> list[OutboxRow]:
+        """Every waiting row of a destination that `take` accepts and no live process is sending, now ours."""
         with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt=? WHERE id=?",
-                (error[:500], _ts(retry_at), row_id),
+            rows = db.execute(f"SELECT {_ROW}, claimed_by FROM outbox WHERE {_UNSENT} AND destination=? ORDER BY id",
+                              (destination,)).fetchall()
+            mine = [_row(r) for r in rows if (r[-1] is None or not _alive(r[-1])) and take(_row(r))]
+            db.executemany("UPDATE outbox SET claimed_by=? WHERE id=?", [(os.getpid(), r.id) for r in mine])
+        return mine
+
+    def release(self, ids: Sequence[int]) -> None:
+        """Give claimed rows back untouched (the send was cancelled)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE outbox SET claimed_by=NULL WHERE id=?", [(i,) for i in ids])
+
+    def mark_sent(self, ids: Sequence[int], now: datetime, noted: Sequence[int] = ()) -> None:
+        """The destination confirmed these rows, in a message that also told of the expired rows `noted`."""
+        with self.transaction() as db:
+            db.executemany("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error='', claimed_by=NULL"
+                           " WHERE id=?", [(_ts(now), i) for i in ids])
+            db.executemany("UPDATE outbox SET expiry_noted=1 WHERE id=?", [(i,) for i in noted])
+
+    def mark_failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
+        """The destination failed these rows; try again at `retry_at`."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt=?, claimed_by=NULL WHERE id=?",
+                [(error[:500], _ts(retry_at), i) for i in ids],
             )
+
+    def expire(self, created_before: datetime, now: datetime) -> list[OutboxRow]:
+        """Give up on waiting rows queued before `created_before`; return them."""
+        with self.transaction() as db:
+            rows = db.execute(f"SELECT {_ROW}, claimed_by FROM outbox WHERE {_UNSENT} AND created_at < ? ORDER BY id",
+                              (_ts(created_before),)).fetchall()
+            gone = [_row(r) for r in rows if r[-1] is None or not _alive(r[-1])]
+            db.executemany("UPDATE outbox SET expired_at=?, claimed_by=NULL WHERE id=?", [(_ts(now), r.id) for r in gone])
+        return gone
+
+    def expired_unnoted(self, destination: str) -> list[OutboxRow]:
+        """Rows of a destination that expired and no later message has told about yet."""
+        return [_row(r) for r in self.db.execute(
+            f"SELECT {_ROW} FROM outbox WHERE destination=? AND expired_at IS NOT NULL AND sent_at IS NULL"
+            " AND expiry_noted=0 ORDER BY id", (destination,))]
 
     # ------------------------------------------------------------ evidence, read for reports
 

@@ -7,6 +7,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -185,10 +186,130 @@ def _apprise_url(url: str) -> str:
     return url
 
 
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+QUIET_HINT = 'hours like "22:00-08:00" (from-to, 24-hour clock, in [monitor].timezone), or "off"'
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily stretch when only urgent alerts go out; `start` None means never quiet ("off")."""
+
+    start: time | None
+    end: time | None
+
+    def hold_until(self, now: datetime, zone: ZoneInfo) -> datetime | None:
+        """The end of the quiet stretch `now` falls in, or None when `now` is not quiet."""
+        if self.start is None or self.end is None:
+            return None
+        local = now.astimezone(zone)
+        today, t = local.date(), local.time().replace(tzinfo=None)
+        if self.start < self.end:
+            inside, end_day = self.start <= t < self.end, today
+        else:  # across midnight: 22:00-08:00
+            inside = t >= self.start or t < self.end
+            end_day = today + timedelta(days=1) if t >= self.start else today
+        return datetime.combine(end_day, self.end, zone) if inside else None
+
+    def __str__(self) -> str:
+        return "off" if self.start is None or self.end is None else f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _quiet_hours(value: object) -> QuietHours:
+    if isinstance(value, QuietHours):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text == "off":
+        return QuietHours(None, None)
+    parts = [_CLOCK.fullmatch(p.strip()) for p in text.split("-")] if text else []
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected {QUIET_HINT}, got {_describe(value)}")
+    start, end = (time(int(m.group(1)), int(m.group(2))) for m in parts if m)
+    if start == end:
+        raise ValueError(f'expected two different times, got {_describe(value)}; write "off" for no quiet hours')
+    return QuietHours(start, end)
+
+
+Quiet = Annotated[QuietHours, BeforeValidator(_quiet_hours)]
+_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,39}")
+_SECRET = re.compile(r"[a-z0-9_]{1,60}")
+# Names the environment settings already use (TRACKING_MONITOR_CONFIG…): a secret cannot take them.
+RESERVED_SECRETS = ("config", "notify_urls", "secrets_dir")
+
+
+def _destination_name(value: str) -> str:
+    if value == "terminal" or not _NAME.fullmatch(value):
+        why = '"terminal" is reserved for alerts printed to the terminal' if value == "terminal" else f"got {_q(value)}"
+        raise ValueError(f"expected a short name of lowercase letters, digits, - or _, like \"phone\"; {why}")
+    return value
+
+
+def _secret_name(value: str) -> str:
+    if not _SECRET.fullmatch(value) or value in RESERVED_SECRETS:
+        why = "that name is taken by a setting" if value in RESERVED_SECRETS else f"got {_q(value)}"
+        raise ValueError(f'expected a secret name of lowercase letters, digits or _, like "phone_url"; {why}')
+    return value
+
+
+def _tag(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f'expected a tag of lowercase letters, digits, - or _, like "family", got {_q(value)}')
+    return value
+
+
+Tag = Annotated[str, AfterValidator(_tag)]
+
+
+class NotifyDestination(_Section):
+    """One `[[notify.destinations]]` entry: a named place alerts go to."""
+
+    name: Annotated[str, AfterValidator(_destination_name)]
+    url: Annotated[str, AfterValidator(_apprise_url)] | None = None
+    url_secret: Annotated[str, AfterValidator(_secret_name)] | None = None
+    min_severity: Literal["info", "warning", "urgent"] = "info"
+    tags: list[Tag] = []
+    quiet_hours: Quiet | None = None  # None: [notify].quiet_hours
+
+    @model_validator(mode="after")
+    def _one_url(self) -> NotifyDestination:
+        if (self.url is None) == (self.url_secret is None):
+            both = self.url is not None
+            raise _invalid([(("url_secret",) if both else (), "expected either url or url_secret, not both" if both else
+                             'required, but missing: expected url = "ntfy://…" or url_secret = "phone_url"', None)],
+                           "NotifyDestination")
+        return self
+
+
 class NotifySection(_Section):
-    """`[notify]`: where alerts go; no URL at all prints them to the terminal."""
+    """`[notify]`: where alerts go, when, and how often; no destination at all prints them to the terminal."""
 
     urls: list[Annotated[str, AfterValidator(_apprise_url)]] = []
+    destinations: list[NotifyDestination] = []
+    quiet_hours: Quiet = QuietHours(None, None)
+    expire_after: Duration = timedelta(days=7)
+    repeat_urgent: Duration = timedelta(days=1)
+    repeat_urgent_within: Duration = timedelta(days=3)
+    send_timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique_names(cls, dests: list[NotifyDestination]) -> list[NotifyDestination]:
+        seen: dict[str, int] = {}
+        found: _Found = []
+        for i, d in enumerate(dests):
+            if d.name in seen:
+                found.append(((i, "name"), f"{_q(d.name)} is already the name of destinations[{seen[d.name]}]; "
+                               "expected each name only once", d.name))
+            seen.setdefault(d.name, i)
+        if found:
+            raise _invalid(found, "destinations")
+        return dests
+
+    @field_validator("expire_after", "send_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(f"expected a duration longer than zero, like \"30s\", got {_q(format_duration(value))}")
+        return value
 
 
 def _distinct_steps(steps: list[timedelta]) -> list[timedelta]:
@@ -273,6 +394,7 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     seller_contacted_on: Day | None = None
     archived: bool = False
     dispute: Dispute | None = None
+    notify: list[Tag] | None = None  # tags: only destinations with one of them get this order's alerts
 
     @field_validator("id", mode="before")
     @classmethod
@@ -385,6 +507,22 @@ class Watchlist(_Section):
         if found:
             raise _invalid(found, "carriers")
         return tables
+
+    @model_validator(mode="after")
+    def _known_tags(self) -> Watchlist:
+        tags = sorted({t for d in self.notify.destinations for t in d.tags})
+        found: _Found = []
+        for i, order in enumerate(self.orders):
+            for j, tag in enumerate(order.notify or ()):
+                if tag not in tags:
+                    close = difflib.get_close_matches(tag, tags, n=1)
+                    hint = (f"did you mean {_q(close[0])}?" if close else
+                            f"expected one of: {', '.join(map(_q, tags))}" if tags else
+                            "expected the tags of a [[notify.destinations]] entry, and none has tags")
+                    found.append((("orders", i, "notify", j), f"no destination has the tag {_q(tag)}; {hint}", tag))
+        if found:
+            raise _invalid(found, "Watchlist")
+        return self
 
     def order(self, order_id: str) -> Order | None:
         """The order with this id, if any."""
@@ -519,6 +657,12 @@ def problems_from(exc: ValidationError, text: str, path: Path, prefix: tuple[Any
     return [p for _, p in sorted(found, key=lambda lp: (lp[0] is None, lp[0] or 0))]
 
 
+def problem_at(text: str, path: Path, loc: tuple[Any, ...], message: str) -> Problem:
+    """A problem found after validation (a missing secret…), located like the validation errors."""
+    line = _Locator(text)(loc)
+    return Problem(f"{path}:{line}" if line else str(path), f"{field_path(loc)}: {message}")
+
+
 def field_path(loc: tuple[Any, ...]) -> str:
     """('orders', 2, 'dispute', 'wait_until') -> 'orders[2].dispute.wait_until'."""
     out = ""
@@ -537,7 +681,8 @@ _EXPECTED = {
     "float_type": "expected a number",
     "float_parsing": "expected a number",
 }
-_LISTS = {"": '["a", "b"]', "urls": '["ntfy://ntfy.sh/topic"]', "protection_warn": '["7d", "3d", "1d"]'}
+_LISTS = {"": '["a", "b"]', "urls": '["ntfy://ntfy.sh/topic"]', "protection_warn": '["7d", "3d", "1d"]',
+          "tags": '["family"]', "notify": '["family"]', "destinations": "[[notify.destinations]] entries"}
 _MISSING = {
     "id": 'required, but missing: expected id = "..." with the marketplace\'s order number',
     "ordered_on": "required, but missing: expected ordered_on = 2026-12-16 with the date of the order",
@@ -593,7 +738,7 @@ def _problem(err: Mapping[str, Any], path: Path, locate: _Locator) -> tuple[int 
 # Where each known key lives, to say so when one is put in the wrong table; [rules] before [[orders]].
 _HOMES: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[monitor]", MonitorSection), ("[notify]", NotifySection), ("[rules]", Rules), ("[[orders]]", Order),
-    ("[orders.dispute]", Dispute),
+    ("[orders.dispute]", Dispute), ("[[notify.destinations]]", NotifyDestination),
 )
 
 
@@ -606,7 +751,8 @@ def _unknown_key(loc: tuple[Any, ...], value: object) -> str:
     step = () if isinstance(value, Mapping) else (0,)  # a list of tables is written [[name]]
     what = f"unknown table {_table((*parent, key, *step))}" if is_table else f"unknown key {_q(key)}"
     home = next((name for name, model in _HOMES if key in model.model_fields and name != here), None)
-    if home and not is_table:
+    # A near-miss of a key of this very table ("url" for "urls") is likelier than a key of another table.
+    if home and not is_table and not difflib.get_close_matches(key, allowed, n=1, cutoff=0.85):
         below = " (every key below a [table] line belongs to that table: move it above that line)" if here else ""
         return f"{what} in {here or 'the top level'}; it belongs in {home}{below}"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)

@@ -9,7 +9,7 @@ from typing import Any
 from carriers.base import Carrier, CarrierSettings, FetchResult
 from carriers.errors import CarrierError, NotFoundError
 from carriers.model import Shipment
-from monitor.config import TERMINAL, App
+from monitor.config import App, Destination
 from monitor.watchlist import Watchlist
 
 UTC = UTC
@@ -34,9 +34,10 @@ class ScriptedCarrier(Carrier):
         return {n: self.answers.get(n, NotFoundError("unknown", carrier=self.id, number=n)) for n in numbers}
 
 
-def make_app(data: dict[str, Any], carrier: Carrier | None = None, destinations: dict[str, str | None] | None = None,
+def make_app(data: dict[str, Any], carrier: Carrier | None = None, destinations: list[Destination] | None = None,
              path: Path = Path("watchlist.toml")) -> App:
-    """An App from a watchlist dict, with the given carrier as its only source."""
+    """An App from a watchlist dict, with the given carrier as its only source; the terminal when no destination."""
     wl = Watchlist.model_validate(data)
     carriers = {carrier.id: carrier} if carrier else {}
-    return App(path, wl, carriers, {}, destinations or {TERMINAL: None})
+    dests = destinations or [Destination.for_url(None)]
+    return App(path, wl, carriers, {}, {d.id: d for d in dests})

@@ -133,10 +133,10 @@ def test_notify_urls_from_environment_and_secret_files(monkeypatch: pytest.Monke
     (secrets / "notify_urls").write_text("json://localhost/hook\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(secrets))
     app = load_app(EXAMPLE, lambda: datetime.now(UTC))
-    assert sorted(u for u in app.destinations.values() if u) == ["ntfy://ntfy.sh/a-topic"]
+    assert [d.url for d in app.destinations.values()] == ["ntfy://ntfy.sh/a-topic"]
     monkeypatch.delenv("TRACKING_MONITOR_NOTIFY_URLS")
     app = load_app(EXAMPLE, lambda: datetime.now(UTC))
-    assert list(app.destinations.values()) == ["json://localhost/hook"]
+    assert [d.url for d in app.destinations.values()] == ["json://localhost/hook"]
 
 
 async def test_daemon_picks_up_watchlist_edits(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from carriers.errors import RateLimitedError, UnavailableError
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
-from monitor.config import destination_id
+from monitor.config import Destination
 from monitor.cycle import run_cycle
 from monitor.notify import Notifier
 from monitor.store import Store
@@ -177,8 +177,8 @@ async def test_failed_delivery_is_retried_until_it_gets_through(store: Store, si
     """A destination answering 500 keeps the row; once it answers 200 the alert arrives exactly once."""
     url = f"json://127.0.0.1:{sink.server_address[1]}/hook"
     app = make_app(watch({"id": "A", "ordered_on": "2026-11-01", "shop": "AliExpress"}),
-                   destinations={destination_id(url): url})
-    notifier = Notifier(store, app.destinations, "en", app.watchlist.monitor.zone)
+                   destinations=[Destination.for_url(url)])
+    notifier = Notifier.for_app(app, store)
     sink.code = 500  # type: ignore[attr-defined]
     await run_cycle(app, store, T0, notifier)
     assert len(sink.received) >= 1  # type: ignore[attr-defined]

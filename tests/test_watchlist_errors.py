@@ -15,6 +15,7 @@ from monitor.cli import cli
 from monitor.watchlist import load_watchlist
 
 ORDER = '[[orders]]\nid = "A1"\nordered_on = 2026-11-10\n'  # lines 1-3; a case's own lines start at 4
+DEST = '[[notify.destinations]]\nname = "phone"\n'  # lines 1-2
 # Every message says what was wanted, in one of these ways.
 SAYS_WHAT = ("expected", "did you mean", "belongs in")
 
@@ -172,6 +173,46 @@ CASES = [
     # --- notifications
     bad("notify-url-without-scheme", '[notify]\nurls = ["ntfy://ntfy.sh/ok", "ntfy.sh/topic"]\n', "2", "notify.urls[1]",
         'expected an Apprise URL like "ntfy://ntfy.sh/topic"', 'no "scheme://" part'),
+    bad("notify-url-unknown-service", '[notify]\nurls = ["ntfyy://ntfy.sh/topic"]\n', "2", "notify.urls[0]",
+        'expected a notification service Apprise knows, not "ntfyy://"', 'did you mean "ntfy://"?'),
+    bad("notify-url-incomplete", '[notify]\nurls = ["mailto://"]\n', "2", "notify.urls[0]",
+        'expected a complete "mailto://" URL'),
+    bad("notify-key-of-a-destination", '[notify]\nmin_severity = "urgent"\n', "2", "notify.min_severity",
+        "belongs in [[notify.destinations]]"),
+    bad("quiet-hours-words", '[notify]\nquiet_hours = "10pm-8am"\n', "2", "notify.quiet_hours",
+        'expected hours like "22:00-08:00"', 'got "10pm-8am"'),
+    bad("quiet-hours-empty-stretch", '[notify]\nquiet_hours = "08:00-08:00"\n', "2", "notify.quiet_hours",
+        "expected two different times", '"off"'),
+    bad("expire-after-zero", '[notify]\nexpire_after = "0m"\n', "2", "notify.expire_after",
+        "expected a duration longer than zero"),
+    bad("repeat-urgent-words", '[notify]\nrepeat_urgent = "daily"\n', "2", "notify.repeat_urgent",
+        'expected a duration like "7d"'),
+    bad("destination-without-url", DEST, "1", "notify.destinations[0]",
+        "required, but missing", 'expected url = "ntfy://…" or url_secret = "phone_url"'),
+    bad("destination-url-and-secret", DEST + 'url = "ntfy://ntfy.sh/x"\nurl_secret = "phone_url"\n', "4",
+        "notify.destinations[0].url_secret", "expected either url or url_secret, not both"),
+    bad("destination-name-with-spaces", '[[notify.destinations]]\nname = "My phone"\nurl = "ntfy://ntfy.sh/x"\n', "2",
+        "notify.destinations[0].name", "expected a short name of lowercase letters", 'got "My phone"'),
+    bad("destination-named-terminal", '[[notify.destinations]]\nname = "terminal"\nurl = "ntfy://ntfy.sh/x"\n', "2",
+        "notify.destinations[0].name", '"terminal" is reserved'),
+    bad("destination-name-twice", DEST + 'url = "ntfy://ntfy.sh/x"\n' + DEST + 'url = "ntfy://ntfy.sh/y"\n', "5",
+        "notify.destinations[1].name", '"phone" is already the name of destinations[0]'),
+    bad("destination-severity-unknown", DEST + 'url = "ntfy://ntfy.sh/x"\nmin_severity = "high"\n', "4",
+        "notify.destinations[0].min_severity", 'expected "info", "warning" or "urgent"'),
+    bad("destination-key-typo", DEST + 'url = "ntfy://ntfy.sh/x"\nmin_severty = "urgent"\n', "4",
+        "notify.destinations[0].min_severty", 'did you mean "min_severity"?'),
+    bad("destination-tags-as-text", DEST + 'url = "ntfy://ntfy.sh/x"\ntags = "family"\n', "4",
+        "notify.destinations[0].tags", 'expected a list like ["family"]'),
+    bad("destination-secret-name", DEST + 'url_secret = "Phone URL"\n', "3", "notify.destinations[0].url_secret",
+        'expected a secret name of lowercase letters, digits or _', 'got "Phone URL"'),
+    bad("destination-secret-reserved", DEST + 'url_secret = "config"\n', "3", "notify.destinations[0].url_secret",
+        "taken by a setting"),
+    bad("destination-secret-missing", DEST + 'url_secret = "phone_url"\n', "3", "notify.destinations[0].url_secret",
+        'no secret "phone_url"', "expected the variable TRACKING_MONITOR_PHONE_URL or a file phone_url"),
+    bad("order-tag-typo", DEST + 'url = "ntfy://ntfy.sh/x"\ntags = ["family"]\n' + ORDER + 'notify = ["famly"]\n', "8",
+        "orders[0].notify[0]", 'no destination has the tag "famly"', 'did you mean "family"?'),
+    bad("order-tag-without-tagged-destinations", ORDER + 'notify = ["family"]\n', "4", "orders[0].notify[0]",
+        "expected the tags of a [[notify.destinations]] entry, and none has tags"),
     # --- per-order rule overrides
     bad("override-bad-duration", ORDER + 'stalled_after = "soon"\n', "4", "orders[0].stalled_after",
         'expected a duration like "7d"', 'got "soon"'),
@@ -277,6 +318,7 @@ def test_unreadable_path(tmp_path: Path, make) -> None:  # type: ignore[no-untyp
 @pytest.mark.parametrize("secret_place", [
     pytest.param('[notify]\nurls = "mailtos://me:hunter2secret@gmail.com"\n', id="urls-as-text"),
     pytest.param('[notify]\nurls = ["me:hunter2secret@gmail.com"]\n', id="url-without-scheme"),
+    pytest.param('[notify]\nurls = ["mailtoo://me:hunter2secret@gmail.com"]\n', id="url-unknown-service"),
     pytest.param('[carriers.demo]\nenabled = "hunter2secret"\n', id="carrier-setting"),
 ])
 def test_error_never_echoes_a_secret(tmp_path: Path, secret_place: str) -> None:
