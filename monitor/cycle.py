@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from carriers.base import Carrier, FetchResult
 from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, RateLimitedError, UnavailableError
+from carriers.http import env_id
 from carriers.model import Shipment, Status
 from monitor.config import App
 from monitor.lifecycle import archived, polling_over
+from monitor.messages import render
 from monitor.notify import Notifier, repeat_due
-from monitor.rules import Finding, History, Policy, evaluate
+from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate
 from monitor.store import CarrierState, PollOutcome, ShipmentState, Store
 
 log = logging.getLogger("tracking_monitor.cycle")
@@ -167,9 +169,9 @@ def _imposed_wait(results: FetchResult, now: datetime, interval: timedelta) -> t
     if limited:
         seconds = max((r.retry_after or 0.0) for r in limited)
         return (timedelta(seconds=seconds) if seconds else RATE_LIMIT_WAIT), str(limited[0].args[0])
-    if any(isinstance(r, AuthError) for r in results.values()):
+    if auth := next((r for r in results.values() if isinstance(r, AuthError)), None):
         # Never retried: the key will not fix itself. A reload or restart (maybe with a new key) lifts the pause.
-        return interval, "credentials rejected"
+        return interval, str(auth.args[0] if auth.args else "credentials rejected")
     return None, ""
 
 
@@ -231,11 +233,27 @@ def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, His
     return out
 
 
+def carrier_findings(app: App, store: Store) -> list[Finding]:
+    """One finding per carrier whose credentials were rejected, naming it, until a reload clears it."""
+    lang = app.watchlist.monitor.language
+    out = []
+    for cid, state in store.carrier_states().items():
+        if state.auth_failed_since is None or cid not in app.carriers:
+            continue
+        count = sum(1 for o in app.watchlist.orders if (app.source(o) or ("",))[0] == cid)
+        env = f"TRACKING_MONITOR_{env_id(cid)}_…"
+        texts = render(Kind.CARRIER_REJECTED.value, lang, carrier=cid, error=state.block_reason or "?",
+                       count=count, env=env)
+        out.append(Finding(Kind.CARRIER_REJECTED, "", Severity.WARNING, *texts, None,
+                           f"carrier_rejected:{cid}:{state.auth_failed_since.isoformat()}"))
+    return out
+
+
 async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
     """Poll, store, evaluate, queue; then deliver when a notifier is given (a dry run and the daemon pass none)."""
     store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
     polled, new_events = await poll(app, store, now)
-    findings = evaluate_all(app, store, now)
+    findings = evaluate_all(app, store, now) + carrier_findings(app, store)
     n = app.watchlist.notify
     queued = store.enqueue(findings, app.routes, now,
                            lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))

@@ -48,10 +48,11 @@ class Kind(StrEnum):
     LONG_WAIT = "long_wait"
     SOURCE_FAILING = "source_failing"
     CONFIG_REJECTED = "config_rejected"  # not about an order: a watchlist edit the daemon refused
+    CARRIER_REJECTED = "carrier_rejected"  # not about an order: a carrier refused its credentials
 
 
-# The kinds the rules produce for orders (config_rejected comes from the daemon).
-ORDER_KINDS = tuple(k for k in Kind if k is not Kind.CONFIG_REJECTED)
+# The kinds the rules produce for orders (the others come from the daemon and the cycle).
+ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED))
 
 
 @dataclass(frozen=True, slots=True)

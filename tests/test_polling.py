@@ -136,12 +136,16 @@ async def test_a_rejected_key_pauses_the_carrier_until_reload(store: Store, capl
     carrier = ScriptedCarrier()
     carrier.answers = {n: AuthError("key rejected", carrier="fake") for n in ("NUM1", "NUM2", "NUM3")}
     app = make_app(watch("NUM1", "NUM2", "NUM3"), carrier)
-    await run_cycle(app, store, T0, None)
+    first = await run_cycle(app, store, T0, None)
     assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == [
         "fake: credentials rejected, not retried until the configuration is reloaded: key rejected"]
     state = store.carrier_states()["fake"]
     assert state.auth_failed_since == T0 and state.blocked_until == T0 + timedelta(hours=6)
-    assert (await run_cycle(app, store, T0 + timedelta(hours=1), None)).polled == 0
+    later = await run_cycle(app, store, T0 + timedelta(hours=1), None)
+    assert later.polled == 0 and later.new == []  # the finding below was sent once, by the first cycle
+    sent = [f for f in first.new if f.kind.value == "carrier_rejected"]
+    assert [(f.order_id, f.severity.value, f.title) for f in sent] == [("", "warning", "fake refused its credentials")]
+    assert "3 tracking numbers" in sent[0].message and "key rejected" in sent[0].message
     store.clear_auth_failures()  # what a reload or restart does: the key may have been fixed
     carrier.answers = {n: shipment(n, Status.IN_TRANSIT) for n in ("NUM1", "NUM2", "NUM3")}
     assert (await run_cycle(app, store, T0 + timedelta(hours=1), None)).polled == 3
