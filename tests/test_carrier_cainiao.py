@@ -15,6 +15,8 @@ from carriers.model import Shipment, Status
 from monitor.config import load_app
 from monitor.cycle import next_poll
 from tests.carrier_kit import NOW, build, fixture
+from tests.fakes.cainiao import CainiaoApi
+from tests.fakes.server import FakeCarrierServer, Stage, Step, World
 
 BASE = "https://carrier.test"
 URL = f"{BASE}/global/detail.json"
@@ -153,3 +155,28 @@ def test_cainiao_is_used_only_when_enabled(tmp_path: Path, table: str, used: boo
     if not used:
         assert "enabled = true in [carriers.cainiao]" in app.why_no_source(order)
         assert "carrier cainiao skipped" in caplog.text
+
+
+def _world() -> World:
+    w = World(now=lambda: NOW)
+    w.add("LP00712345678901",
+          Step(NOW - timedelta(days=6), Stage.PICKED_UP, "Accepted by carrier", "Shatian Town", "CN"),
+          Step(NOW - timedelta(days=4), Stage.EXPORTED, "Leaving from departure country/region", "", "CN"),
+          Step(NOW - timedelta(days=1), Stage.CUSTOMS_HELD, "Held for inspection", "", "FR"))
+    return w
+
+
+async def test_against_the_fake_server_over_http() -> None:
+    """The fake renders the same shapes as the fixtures; a bot check turns into a clear error, not a crash."""
+    api = CainiaoApi(_world())
+    with FakeCarrierServer(api.world, [api]) as server:
+        carrier = build(CainiaoCarrier, base_url=server.url("cainiao"), rate=1)
+        results = await carrier.fetch(["LP00712345678901", "LP00712345678999"])
+        assert [e.kind for e in results["LP00712345678901"].events] == [K.PICKED_UP, K.EXPORTED, K.CUSTOMS_HELD]
+        assert results["LP00712345678901"].status is Status.EXCEPTION
+        assert isinstance(results["LP00712345678999"], NotFoundError)
+        api.challenge = True
+        with pytest.raises(UnavailableError, match="bot check"):
+            await carrier.fetch(["LP00712345678901"])
+        await carrier.aclose()
+        assert len(server.requests("cainiao")) == 2

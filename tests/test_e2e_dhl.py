@@ -2,23 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from tests.e2e_kit import at, check
 from tests.fakes.dhl import DhlApi
 from tests.fakes.server import FakeCarrierServer, Stage, Step, World
 
 HELD, DELIVERED = "00340434292135100124", "00340434292135100131"
 OTHERS = ["00340434292135100148", "00340434292135100155", "00340434292135100162"]
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def world(clock: list[datetime]) -> World:
@@ -49,15 +43,6 @@ def watchlist(tmp_path: Path, server: FakeCarrierServer, numbers: list[str], ext
         f'[carriers.dhl]\napi_key = "{key}"\nbase_url = "{server.url("dhl")}"\n{extra}\n' + orders,
         encoding="utf-8")
     return path
-
-
-def check(path: Path, tmp_path: Path, now: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKING_MONITOR_")}
-    env.update(XDG_STATE_HOME=str(tmp_path / "xdg"), STATE_DIRECTORY=str(tmp_path / "state"))
-    env.pop("CREDENTIALS_DIRECTORY", None)
-    return subprocess.run(
-        [sys.executable, "-c", "from monitor.cli import entry; entry()", "--config", str(path), "check", "--now", now,
-         *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 @pytest.fixture
