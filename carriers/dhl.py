@@ -175,6 +175,8 @@ class DhlSettings(ApiKeySettings):
     # answer with another business's shipment that shares the number.
     service: str | None = Field(default=None, pattern=r"^[a-z][a-z-]*$")
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")  # event kinds are read from the English wording
+    # At 1 call a second, one request at a time loses nothing; and a wrong key is then asked once, not 4 times.
+    concurrency: int = Field(default=1, ge=1, le=64)
 
 
 class DhlCarrier(HttpCarrier):
