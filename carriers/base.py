@@ -26,6 +26,12 @@ class CarrierSettings(BaseModel):
     enabled: bool = True
 
 
+def seconds_to_utc_midnight(now: datetime) -> float:
+    """Seconds from `now` to the next 00:00 UTC, when daily quotas reset."""
+    tomorrow = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
+    return (tomorrow - now).total_seconds()
+
+
 class DailyBudget:
     """Requests left today (UTC days: DHL and 17TRACK reset their quotas at 00:00 GMT)."""
 
@@ -37,10 +43,8 @@ class DailyBudget:
     def take(self, clock: Clock, carrier: str) -> None:
         """Count one request, or raise when today's budget is spent."""
         if self.limit is not None and self.used >= self.limit:
-            now = clock()
-            tomorrow = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
-            raise RateLimitedError(f"daily budget of {self.limit} requests spent", carrier=carrier,
-                                   retry_after=(tomorrow - now).total_seconds())
+            raise RateLimitedError(f"daily budget of {self.limit} requests spent; it resets at 00:00 UTC",
+                                   carrier=carrier, retry_after=seconds_to_utc_midnight(clock()))
         self.used += 1
         self.spent += 1
 

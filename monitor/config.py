@@ -293,7 +293,7 @@ def _build_carriers(
             problems += problems_from(exc, text, path, ("carriers", cid))
             continue
         if not settings.enabled:
-            skipped[cid] = "disabled in the watchlist"
+            skipped[cid] = f"disabled: set enabled = true in [carriers.{cid}] to use it"
             continue
         carrier = cls(settings, clock=clock)
         if missing := carrier.missing_credentials():

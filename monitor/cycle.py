@@ -107,7 +107,10 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
         carrier.memory = store.memory(carrier.id)
         carrier.budget.used = cstates[carrier.id].calls_on(day) if carrier.id in cstates else 0
         fallback: dict[str, list[str]] = {}
-        todo = sorted(numbers)
+        # Least recently asked first: when a daily budget runs out mid-cycle, the numbers left over go first next
+        # time, instead of the same lowest numbers winning every day and the others never being asked.
+        never = datetime.min.replace(tzinfo=UTC)
+        todo = sorted(numbers, key=lambda n: (getattr(before.get((carrier.id, n)), "last_polled", None) or never, n))
         slots = asyncio.Semaphore(getattr(carrier.settings, "concurrency", 1))
         told_to_wait = asyncio.Event()
         auth_logged: list[str] = []

@@ -384,7 +384,7 @@ def test_detect_shows_what_the_config_can_use(tmp_path: Path) -> None:
     off = tmp_path / "off.toml"
     off.write_text('[carriers.demo]\nenabled = false\n', encoding="utf-8")
     out = invoke("DEMO-TRANSIT", config=off).stdout
-    assert "demo       1.00  would be asked if configured (disabled in the watchlist)" in out
+    assert "demo       1.00  would be asked if configured (disabled: set enabled = true in [carriers.demo] to use it)" in out
     assert "no usable carrier in this config can track it" in out
 
 

@@ -236,7 +236,7 @@ CASES = [
         '[carriers.xyz]\n'  # 6
         '[[orders]]\nid = "A1"\nordered_on = 2026-11-10\npromised_by = 2026-11-01\n'  # 7-10
         '[[orders]]\nid = "B2"\n'  # 11-12
-        '[[orders]]\nid = "A1"\nordered_on = 2026-11-10\ncarrier = "dhl"\n',  # 13-16
+        '[[orders]]\nid = "A1"\nordered_on = 2026-11-10\ncarrier = "nosuchpost"\n',  # 13-16
         [("2", "monitor.language", ('got "de"',)),
          ("3", "monitor.timezone", ('did you mean "Europe/Paris"?',)),
          ("5", "rules.stalled_after", ('got "7"',)),
@@ -244,7 +244,7 @@ CASES = [
          ("10", "orders[0].promised_by", ("is before ordered_on",)),
          ("11", "orders[1].ordered_on", ("required, but missing",)),
          ("14", "orders[2].id", ('"A1" is already the id of orders[0]',)),
-         ("16", "orders[2].carrier", ('unknown carrier "dhl"',))],
+         ("16", "orders[2].carrier", ('unknown carrier "nosuchpost"',))],
         id="several-problems"),
 ]
 
