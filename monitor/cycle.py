@@ -129,8 +129,8 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
             auth = next((r for r in results.values() if isinstance(r, AuthError)), None)
             if auth is not None and not rejected_before and not auth_logged:
                 auth_logged.append(carrier.id)  # once per carrier, not once per number
-                log.error("%s: credentials rejected, not retried until the configuration is reloaded: %s",
-                          carrier.id, auth.args[0] if auth.args else auth)
+                log.error("%s: %s; not asked again until the configuration is reloaded", carrier.id,
+                          auth.args[0] if auth.args else "credentials rejected")
             # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
             # One refused alone (17TRACK's registration quota) waits its own time; the others go on.
             polls = {n: _retry_at(r, now) if isinstance(r, RateLimitedError) and r.number

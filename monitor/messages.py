@@ -248,15 +248,15 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     "carrier_rejected": {
         "en": (
             "{carrier} refused its credentials",
-            "{carrier} answered that the credentials are wrong ({error}). {count} tracking numbers are not being "
-            "checked with it; the deadline rules keep running.",
+            "{carrier} refused the credentials: {error}. {count} tracking numbers are not being checked with it; "
+            "the deadline rules keep running.",
             "Check [carriers.{carrier}] in the watchlist (or {env}); the key is tried again as soon as the watchlist "
             "is reloaded or the service restarted.",
         ),
         "fr": (
             "{carrier} a refusé ses identifiants",
-            "{carrier} répond que les identifiants sont faux ({error}). {count} numéros de suivi ne sont plus "
-            "vérifiés chez lui ; les règles d'échéance continuent de tourner.",
+            "{carrier} a refusé les identifiants : {error}. {count} numéros de suivi ne sont plus vérifiés chez "
+            "lui ; les règles d'échéance continuent de tourner.",
             "Vérifiez [carriers.{carrier}] dans la liste (ou {env}) ; la clé est réessayée dès que la liste est "
             "rechargée ou le service redémarré.",
         ),

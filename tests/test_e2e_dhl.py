@@ -77,9 +77,11 @@ def test_a_wrong_key_is_said_once_and_not_retried(tmp_path: Path, clock: list[da
         run = check(path, tmp_path, "2026-11-21T10:00", "--json")
         assert run.returncode == 0, run.stderr
         assert [r.status for r in server.requests("dhl")] == [401]  # one call: no retry, no other number tried
-        lines = [line for line in run.stderr.splitlines() if "dhl" in line]
+        lines = [line for line in run.stderr.splitlines() if "dhl" in line and " ERROR " in line]
         assert len(lines) == 1, run.stderr
         assert "credentials rejected (HTTP 401)" in lines[0] and "[carriers.dhl]" in lines[0]
+        rejected = [f for f in json.loads(run.stdout) if f["kind"] == "carrier_rejected"]
+        assert len(rejected) == 1 and "dhl refused the credentials" in rejected[0]["message"]
         assert "wrong-key" not in run.stderr + run.stdout
 
 

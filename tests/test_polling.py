@@ -138,7 +138,7 @@ async def test_a_rejected_key_pauses_the_carrier_until_reload(store: Store, capl
     app = make_app(watch("NUM1", "NUM2", "NUM3"), carrier)
     first = await run_cycle(app, store, T0, None)
     assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == [
-        "fake: credentials rejected, not retried until the configuration is reloaded: key rejected"]
+        "fake: key rejected; not asked again until the configuration is reloaded"]
     state = store.carrier_states()["fake"]
     assert state.auth_failed_since == T0 and state.blocked_until == T0 + timedelta(hours=6)
     later = await run_cycle(app, store, T0 + timedelta(hours=1), None)
