@@ -145,7 +145,7 @@ class HttpCarrier(Carrier):
         if not missing:
             return None
         env = " / ".join(f"TRACKING_MONITOR_{env_id(self.id)}_{f.upper()}" for f in missing)
-        return f"no {' and '.join(missing)}: set it in [carriers.{self.id}], or {env}"
+        return f"no {' and '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} in [carriers.{self.id}], or {env}"
 
     def secret(self, name: str) -> str:
         """A credential's value, for a request header only."""
