@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 
 
@@ -110,3 +111,15 @@ def aware(text: str, zone: tzinfo) -> datetime:
     """An ISO 8601 timestamp from a carrier as an aware datetime; a naive one is in the carrier's documented zone."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+_OFFSET = re.compile(r"([+-]?)(\d{1,2}):?(\d{2})?")
+
+
+def utc_offset(text: object) -> timezone | None:
+    """A carrier's UTC offset field ("-05:00", "-7:00", "+0800", "8") as a zone, or None when absent or unreadable."""
+    m = _OFFSET.fullmatch(str(text or "").strip())
+    if m is None:
+        return None
+    sign = -1 if m[1] == "-" else 1
+    return timezone(sign * timedelta(hours=int(m[2]), minutes=int(m[3] or 0)))

@@ -10,21 +10,19 @@ number answers 404 or 200 with a `TW0001 Tracking Information Not Found` warning
 """
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError
 from carriers.http import OAuthCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent
+from carriers.model import Shipment, Status, TrackingEvent, utc_offset
 
 TRANSACTION_SRC = "tracking-monitor"
 NOT_FOUND_CODES = {"TW0001", "TV1002", "TW0002"}  # not found, invalid inquiry number, no information yet
-OFFSET = re.compile(r"([+-]?)(\d{1,2}):?(\d{2})?")
 
 # status.type (UPS Track API: activity status types).
 TYPES: dict[str, tuple[K, Status]] = {
@@ -78,11 +76,8 @@ def activity_time(a: dict[str, Any]) -> datetime:
     if a.get("gmtDate") and a.get("gmtTime"):
         return datetime.strptime(f"{a['gmtDate']}{str(a['gmtTime']).zfill(6)}", "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     value = datetime.strptime(f"{a['date']}{str(a.get('time') or '0').zfill(6)}", "%Y%m%d%H%M%S")
-    m = OFFSET.fullmatch(str(a.get("gmtOffset") or "").strip())
-    if m is None:
-        return value.replace(tzinfo=UTC)  # UPS documents no zone; UTC is wrong by at most the local offset
-    sign = -1 if m[1] == "-" else 1
-    return value.replace(tzinfo=timezone(sign * timedelta(hours=int(m[2]), minutes=int(m[3] or 0))))
+    # UPS documents no zone without gmtOffset; UTC is wrong by at most the local offset
+    return value.replace(tzinfo=utc_offset(a.get("gmtOffset")) or UTC)
 
 
 def estimated(package: dict[str, Any]) -> date | None:

@@ -11,9 +11,8 @@ per-number error shape is not published, so this adapter keeps to the documented
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -21,12 +20,11 @@ from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError
 from carriers.http import OAuthCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware
+from carriers.model import Shipment, Status, TrackingEvent, aware, utc_offset
 
 # eventTimestamp is local to the scan; only without GMTTimestamp and GMTOffset do we need a guess, and most
 # USPS scans happen in US Eastern or Central time.
 US_EASTERN = ZoneInfo("America/New_York")
-OFFSET = re.compile(r"([+-]?)(\d{1,2}):?(\d{2})?")
 
 # Event codes: USPS Pub 199 Appendix G-4 (domestic scan events), as listed by public Web Tools clients
 # (USPS::WebTools::Tracking::Codes) and seen in real answers (A1, T1, TL, GX in karrio's fixture).
@@ -128,10 +126,8 @@ def event_time(e: dict[str, Any]) -> datetime:
     if e.get("GMTTimestamp"):
         return aware(str(e["GMTTimestamp"]), UTC)
     value = datetime.fromisoformat(str(e["eventTimestamp"]))
-    if value.tzinfo is None and (m := OFFSET.fullmatch(str(e.get("GMTOffset") or "").strip())):
-        sign = -1 if m[1] == "-" else 1  # the OpenAPI example writes "-7:00", real answers "-05:00"
-        value = value.replace(tzinfo=timezone(sign * timedelta(hours=int(m[2]), minutes=int(m[3] or 0))))
-    return value if value.tzinfo else value.replace(tzinfo=US_EASTERN)
+    # GMTOffset: the OpenAPI example writes "-7:00", real answers "-05:00"
+    return value if value.tzinfo else value.replace(tzinfo=utc_offset(e.get("GMTOffset")) or US_EASTERN)
 
 
 def estimated(details: dict[str, Any]) -> date | None:
