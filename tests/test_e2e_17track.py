@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.e2e_kit import check as run_check
 from tests.fakes.server import FakeCarrierServer, Response, Stage, Step, World
 from tests.fakes.track17 import Track17Api
 
@@ -74,13 +72,7 @@ base_url = "{server[0].url("17track")}"
 
 def check(config: Path, at: datetime) -> list[dict[str, str]]:
     """Run `check --now AT --json` as a user would and return the findings it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKING_MONITOR_")}
-    env.update(STATE_DIRECTORY=str(config.parent / "state"), XDG_STATE_HOME=str(config.parent / "xdg"))
-    done = subprocess.run(
-        [sys.executable, "-c", "from monitor.cli import entry; entry()", "--config", str(config),
-         "check", "--now", at.isoformat(), "--json"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
-    )
+    done = run_check(config, config.parent, at.isoformat(), "--json")
     assert done.returncode == 0, done.stderr
     assert "test-key" not in done.stdout + done.stderr
     return json.loads(done.stdout)

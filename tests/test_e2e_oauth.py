@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.e2e_kit import check as run_check
 from tests.fakes.fedex import FedexApi
 from tests.fakes.server import FakeCarrierServer, Stage, Step, World
 from tests.fakes.ups import UpsApi
@@ -56,12 +55,7 @@ protection_ends = 2026-12-20
 
 def check(tmp_path: Path, config: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `check --now ... --json` as a user would, with its own state directory."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKING_MONITOR_", "CREDENTIALS_DIRECTORY"))}
-    state = tmp_path / "state"
-    clean.update(XDG_STATE_HOME=str(state), STATE_DIRECTORY=str(state), **env)
-    cmd = [sys.executable, "-c", "from monitor.cli import entry; entry()", "--config", str(config),
-           "check", "--now", NOW.isoformat(), "--json"]
-    return subprocess.run(cmd, capture_output=True, text=True, env=clean, cwd=ROOT, timeout=120)
+    return run_check(config, tmp_path, NOW.isoformat(), "--json", extra_env=env)
 
 
 def kinds(result: subprocess.CompletedProcess[str]) -> dict[str, set[str]]:
