@@ -13,7 +13,6 @@ from tests.fakes.fedex import FedexApi
 from tests.fakes.server import FakeCarrierServer, Stage, Step, World
 from tests.fakes.ups import UpsApi
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HELD, DELIVERED, UNKNOWN = "776094337676", "399368623212", "123456789012"
