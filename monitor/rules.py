@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
@@ -75,6 +75,9 @@ class Policy:
     language: str = "en"
 
 
+Texts = tuple[str, str, str]  # (title, message, action)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """Something the buyer should know now, with what to do about it."""
@@ -82,12 +85,34 @@ class Finding:
     kind: Kind
     order_id: str
     severity: Severity
-    title: str
-    message: str
-    action: str
+    # The texts, or what renders them on first use: a cycle finds every open episode again, yet sends
+    # only the new ones, so most findings are never read. They follow from the other fields.
+    texts: Texts | Callable[[], Texts] = field(compare=False, repr=False)
     due: datetime | None
     key: str  # one per episode: the notification log never sends the same key twice
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def title(self) -> str:
+        """The alert's headline."""
+        return self._rendered()[0]
+
+    @property
+    def message(self) -> str:
+        """What happened."""
+        return self._rendered()[1]
+
+    @property
+    def action(self) -> str:
+        """What the buyer should do now."""
+        return self._rendered()[2]
+
+    def _rendered(self) -> Texts:
+        texts = self.texts
+        if callable(texts):
+            texts = texts()
+            object.__setattr__(self, "texts", texts)  # rendered once; the value it stands for is unchanged
+        return texts
 
     def as_json(self) -> dict[str, object]:
         """The `check --json` shape."""
@@ -166,17 +191,21 @@ class _Ctx:
         """Whole days from `since` to now, in words."""
         return days(max(0, (self.local_today - self.local(since).date()).days), self.lang)
 
-    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None = None, **params: object) -> Finding:
-        """Render a finding's texts in the order's language."""
-        o, name = self.order, kind.value
+    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None = None,
+                params: Callable[[], dict[str, str]] = dict) -> Finding:
+        """A finding whose texts `params` fills in, in the order's language, when they are first read."""
+        o = self.order
+        return Finding(kind, o.id, severity, partial(self.texts, kind, params), due,
+                       f"{o.id}:{kind.value}{':' + key if key else ''}")
+
+    def texts(self, kind: Kind, params: Callable[[], dict[str, str]]) -> Texts:
+        """A finding's title, message and action in the order's language."""
+        o = self.order
         title, message, action = messages.render(
-            name, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params
+            kind.value, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params()
         )
         label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
-        return Finding(
-            kind, o.id, severity, f"{title} ({label or o.id})", message, action, due,
-            f"{o.id}:{name}{':' + key if key else ''}",
-        )
+        return f"{title} ({label or o.id})", message, action
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
         """The placeholders that describe one tracking event."""
@@ -220,7 +249,8 @@ def tracking_missing(c: _Ctx) -> Iterator[Finding]:
         return
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.tracking_missing_after):
         ordered = instant(c.order.ordered_on, c.zone)
-        yield c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
+        yield c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "",
+                        params=lambda: {"ordered": c.day(ordered), "age": c.age(ordered)})
 
 
 def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
@@ -230,7 +260,7 @@ def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
         return
     since = instant(c.order.tracking_since, c.zone) if c.order.tracking_since else h.number_since
     if since is not None and c.now >= since + c.rules.tracking_unknown_after:
-        yield c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, age=c.age(since))
+        yield c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, params=lambda: {"age": c.age(since)})
 
 
 def stalled(c: _Ctx) -> Iterator[Finding]:
@@ -245,15 +275,13 @@ def stalled(c: _Ctx) -> Iterator[Finding]:
     stale = quiet >= (c.rules.stalled_international_after if exported else c.rules.stalled_after)
     if not (dark or stale):
         return
-    params, key = c.event_params(last), last.key
+    key = last.key
     if dark:
-        yield c.finding(
-            Kind.DARK_AFTER_EXPORT, Severity.INFO, key,
-            watch=_watch(c),
-            **params,
-        )
+        yield c.finding(Kind.DARK_AFTER_EXPORT, Severity.INFO, key,
+                        params=lambda: {"watch": _watch(c), **c.event_params(last)})
     if stale:
-        yield c.finding(Kind.STALLED, Severity.WARNING, key, age=c.age(last.time), **params)
+        yield c.finding(Kind.STALLED, Severity.WARNING, key,
+                        params=lambda: {"age": c.age(last.time), **c.event_params(last)})
 
 
 def exceptions(c: _Ctx) -> Iterator[Finding]:
@@ -268,8 +296,7 @@ def exceptions(c: _Ctx) -> Iterator[Finding]:
         superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
             continue  # an old customs hold or failed attempt the parcel has since moved past
-        name = messages.EVENT_KIND_NAMES[c.lang][event.kind.value]
-        yield c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, event_kind=name, **c.event_params(event))
+        yield c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, params=partial(_exception_params, c, event))
 
 
 def promised_passed(c: _Ctx) -> Iterator[Finding]:
@@ -279,10 +306,10 @@ def promised_passed(c: _Ctx) -> Iterator[Finding]:
         return
     if c.now >= _utc_at(promised + _ONE_DAY, c.zone, c.rules.promised_grace):  # late from the next day
         protection = instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None
-        overdue = days(max(1, (c.local_today - promised).days), c.lang)
         yield c.finding(
             Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), due=protection,
-            promised=c.day(promised), overdue=overdue, protection=c.day(protection),
+            params=lambda: {"promised": c.day(promised), "overdue": days(max(1, (c.local_today - promised).days), c.lang),
+                            "protection": c.day(protection)},
         )
 
 
@@ -294,7 +321,7 @@ def protection(c: _Ctx) -> Iterator[Finding]:
     if c.now >= _utc_at(c.order.protection_ends, c.zone):
         yield c.finding(
             Kind.PROTECTION_ENDED, Severity.URGENT, deadline.isoformat(), due=deadline,
-            deadline=fmt_deadline(c.local(deadline), c.lang),
+            params=lambda: {"deadline": fmt_deadline(c.local(deadline), c.lang)},
         )
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
@@ -309,12 +336,12 @@ def protection(c: _Ctx) -> Iterator[Finding]:
     if reached is None:
         return
     step, shift = reached
-    deadline_txt, stamp = fmt_deadline(c.local(deadline), c.lang), deadline.isoformat()
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
     severity = Severity.URGENT if (c.local(deadline).date() - c.local_today).days <= 3 else Severity.WARNING
     yield c.finding(
-        Kind.PROTECTION_ENDING, severity, f"{stamp}:{format_duration(step)}", due=deadline,
-        deadline=deadline_txt, left=_left(deadline, c), holiday=shift,
+        Kind.PROTECTION_ENDING, severity, f"{deadline.isoformat()}:{format_duration(step)}", due=deadline,
+        params=lambda: {"deadline": fmt_deadline(c.local(deadline), c.lang), "left": _left(deadline, c),
+                        "holiday": shift},
     )
 
 
@@ -322,7 +349,8 @@ def long_wait(c: _Ctx) -> Iterator[Finding]:
     """So long since the order that the parcel will probably never come."""
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.long_wait_after):
         ordered = instant(c.order.ordered_on, c.zone)
-        yield c.finding(Kind.LONG_WAIT, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
+        yield c.finding(Kind.LONG_WAIT, Severity.WARNING, "",
+                        params=lambda: {"ordered": c.day(ordered), "age": c.age(ordered)})
 
 
 def dispute_followup(c: _Ctx) -> Iterator[Finding]:
@@ -334,8 +362,10 @@ def dispute_followup(c: _Ctx) -> Iterator[Finding]:
         yield c.finding(
             Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
             due=instant(d.wait_until + _ONE_DAY, c.zone),
-            opened=messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else "",
-            wait_until=c.day(d.wait_until),
+            params=lambda: {
+                "opened": messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else "",
+                "wait_until": c.day(d.wait_until),
+            },
         )
 
 
@@ -345,7 +375,7 @@ def source_failing(c: _Ctx) -> Iterator[Finding]:
     if since is not None and c.now >= since + c.rules.source_failing_after:
         yield c.finding(
             Kind.SOURCE_FAILING, Severity.WARNING, f"{c.hist.carrier}:{since.isoformat()}",
-            since=fmt_when(c.local(since), c.lang), error=c.hist.last_error or "?",
+            params=lambda: {"since": fmt_when(c.local(since), c.lang), "error": c.hist.last_error or "?"},
         )
 
 
@@ -360,8 +390,10 @@ def delivered(c: _Ctx) -> Iterator[Finding]:
     if c.now - at > max(window or timedelta(0), _DELIVERED_RELEVANCE):
         return  # long past: an 'inspect it' alert would only be noise
     end = at + window if window else None
-    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
-    yield c.finding(Kind.DELIVERED, Severity.INFO, "", due=end, delivered=c.day(at), refund=refund)
+    yield c.finding(Kind.DELIVERED, Severity.INFO, "", due=end, params=lambda: {
+        "delivered": c.day(at),
+        "refund": messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else "",
+    })
 
 
 def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
@@ -375,7 +407,7 @@ def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
     if warn_at <= c.now:
         yield c.finding(
             Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), due=end,
-            deadline=fmt_deadline(c.local(end), c.lang), left=_left(end, c), holiday=shift,
+            params=lambda: {"deadline": fmt_deadline(c.local(end), c.lang), "left": _left(end, c), "holiday": shift},
         )
 
 
@@ -413,6 +445,11 @@ def _holiday_shift(first: date, last: date, lang: str) -> tuple[int, str]:
         return 0, ""
     named = messages.join([messages.holiday_span(p.name, p.first, p.last, lang) for p in periods], lang)
     return shift_days, messages.fragment("holiday", lang, shift=days(shift_days, lang), holidays=named)
+
+
+def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
+    """The placeholders of an exception finding; bound to its event, as the loop moves on before rendering."""
+    return {"event_kind": messages.EVENT_KIND_NAMES[c.lang][event.kind.value], **c.event_params(event)}
 
 
 def _watch(c: _Ctx) -> str:
