@@ -1,11 +1,14 @@
 """The buyer's rules as pure functions: (order, tracking history, now, policy) -> findings. No I/O here."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache, partial
+from itertools import compress, count
+from operator import attrgetter
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
@@ -137,43 +140,67 @@ _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 _DELIVERED_EVENT, _EXPORTED, _DAMAGED = EventKind.DELIVERED, EventKind.EXPORTED, EventKind.DAMAGED
 _NOT_FOUND, _DELIVERED_STATUS = Status.NOT_FOUND, Status.DELIVERED
 _FINAL = frozenset(s for s in Status if s.is_final)
+_KIND_OF = attrgetter("kind")
+_IS_EXCEPTION = EXCEPTION_KINDS.__contains__
+_T = TypeVar("_T")
 
 
 def instant(value: date | datetime, zone: ZoneInfo) -> datetime:
     """A watchlist date or datetime as an aware instant; a bare date is the start of that day in `zone`."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=zone)
-    return datetime.combine(value, _MIDNIGHT, zone)
+    return _start_of_day(value, zone)
 
 
+@lru_cache(maxsize=8192)
+def _start_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """instant() for a bare date, cached: the watchlist's dates come back at every evaluation."""
+    return datetime.combine(day, _MIDNIGHT, zone)
+
+
+def _per_value(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """Cache `fn(value, *args)` of a watchlist date or naive date-time, the values that come back every cycle.
+
+    The key holds `fold`, which equality of naive date-times ignores. Aware values (written with an offset) are
+    not cached: instants in two zones can be equal and still print differently.
+    """
+    cached = lru_cache(maxsize=8192)(lambda value, fold, *args: fn(value, *args))
+
+    def wrapper(value: date | datetime, *args: object) -> _T:
+        if type(value) is date:
+            return cached(value, 0, *args)
+        if value.tzinfo is None:  # type: ignore[union-attr]
+            return cached(value, value.fold, *args)  # type: ignore[union-attr]
+        return fn(value, *args)
+
+    return wrapper
+
+
+@_per_value
 def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = None) -> datetime:
     """`instant(value, zone)`, plus `after` if given (wall-clock arithmetic, as everywhere here), in UTC.
 
     Comparing that with `now` (UTC) is cheap, where comparing instants in two zones calls utcoffset() four times.
     """
-    if type(value) is date:  # the usual watchlist value, shared by many orders
-        return _utc_at_day(value, zone, after)
     at = instant(value, zone)
-    return (at if after is None else at + after).astimezone(UTC)  # adding, even 0, resets fold as before
-
-
-@lru_cache(maxsize=8192)
-def _utc_at_day(day: date, zone: ZoneInfo, after: timedelta | None) -> datetime:
-    """_utc_at for a bare date, cached."""
-    return (datetime.combine(day, _MIDNIGHT, zone) + (after or _ZERO)).astimezone(UTC)
+    return (at if after is None else at + after).astimezone(UTC)  # adding, even 0, resets fold
 
 
 class _Ctx:
-    """Per-evaluation values shared by the rules, computed once."""
+    """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "local_today")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "unusual", "delivered_at", "local_today")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
         self.order, self.hist, self.rules = order, hist, policy.rules
         self.now = now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         self.local_today = _local_day(self.now, self.zone)
-        delivered_at = _delivered_at(order, hist, policy.zone)
+        # The events' kinds are read once and scanned in C: a delivery anywhere, and the unusual events
+        # (returned, held in customs…), which most histories do not have.
+        kinds = list(map(_KIND_OF, hist.events))
+        self.unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
+        delivered_at = _delivered_at(order, hist, kinds, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
         self.delivered_at = delivered_at if delivered_at is not None and delivered_at <= self.now else None
 
@@ -191,21 +218,13 @@ class _Ctx:
         """Whole days from `since` to now, in words."""
         return days(max(0, (self.local_today - self.local(since).date()).days), self.lang)
 
-    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None = None,
-                params: Callable[[], dict[str, str]] = dict) -> Finding:
-        """A finding whose texts `params` fills in, in the order's language, when they are first read."""
-        o = self.order
-        return Finding(kind, o.id, severity, partial(self.texts, kind, params), due,
-                       f"{o.id}:{kind.value}{':' + key if key else ''}")
-
-    def texts(self, kind: Kind, params: Callable[[], dict[str, str]]) -> Texts:
-        """A finding's title, message and action in the order's language."""
-        o = self.order
-        title, message, action = messages.render(
-            kind.value, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params()
-        )
-        label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
-        return f"{title} ({label or o.id})", message, action
+    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any) -> Finding:
+        """A finding whose placeholders `fill(self, *args)` gives when its texts are first read."""
+        oid = self.order.id
+        # One partial and no closure: a cycle keeps its findings, and fewer objects for the collector to walk
+        # make it markedly faster with many orders.
+        return Finding(kind, oid, severity, partial(_render, self, kind, fill, *args), due,
+                       f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}")
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
         """The placeholders that describe one tracking event."""
@@ -214,18 +233,30 @@ class _Ctx:
                 "last_where": where}
 
 
+Fill = Callable[..., dict[str, str]]  # (ctx, *args) -> the placeholders of a finding's texts
+
+
+def _render(c: _Ctx, kind: Kind, fill: Fill, *args: Any) -> Texts:
+    """A finding's title, message and action in the order's language."""
+    o = c.order
+    title, message, action = messages.render(
+        kind.value, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
+    )
+    label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
+    return f"{title} ({label or o.id})", message, action
+
+
 @lru_cache(maxsize=16)
 def _local_day(now: datetime, zone: ZoneInfo) -> date:
     """Today in `zone`; cached because every order of a cycle is evaluated at the same `now`."""
     return now.astimezone(zone).date()
 
 
-def _delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
+def _delivered_at(order: Order, hist: History, kinds: list[EventKind], zone: ZoneInfo) -> datetime | None:
     if order.delivered_on is not None:
         return instant(order.delivered_on, zone)
-    for event in reversed(hist.events):
-        if event.kind is _DELIVERED_EVENT:
-            return event.time
+    if _DELIVERED_EVENT in kinds:
+        return hist.events[len(kinds) - 1 - kinds[::-1].index(_DELIVERED_EVENT)].time  # the last delivery scan
     if hist.status is _DELIVERED_STATUS:
         return hist.events[-1].time if hist.events else None
     return None
@@ -234,36 +265,40 @@ def _delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | Non
 def evaluate(order: Order, hist: History, now: datetime, policy: Policy) -> list[Finding]:
     """Every finding that holds for this order at `now`."""
     ctx = _Ctx(order, hist, now, policy)
-    out: list[Finding] = []
+    found: list[Finding] = []
     for rule in _RULES_DELIVERED if ctx.delivered_at is not None else _RULES_OPEN:
-        out.extend(rule(ctx))
-    return out
+        rule(ctx, found)
+    return found
 
 
 # ---------------------------------------------------------------- rules for parcels not yet received
 
 
-def tracking_missing(c: _Ctx) -> Iterator[Finding]:
+def tracking_missing(c: _Ctx, found: list[Finding]) -> None:
     """No tracking number some days after ordering."""
     if c.order.tracking:
         return
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.tracking_missing_after):
-        ordered = instant(c.order.ordered_on, c.zone)
-        yield c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "",
-                        params=lambda: {"ordered": c.day(ordered), "age": c.age(ordered)})
+        found.append(c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "", None, _ordered_params))
 
 
-def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
+def tracking_unknown(c: _Ctx, found: list[Finding]) -> None:
     """A number the carrier still has no data for, some days after it appeared."""
     h = c.hist
     if not c.order.tracking or h.status is None or h.events or h.status is not _NOT_FOUND:
         return
-    since = instant(c.order.tracking_since, c.zone) if c.order.tracking_since else h.number_since
-    if since is not None and c.now >= since + c.rules.tracking_unknown_after:
-        yield c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, params=lambda: {"age": c.age(since)})
+    given = c.order.tracking_since
+    if given is not None:
+        since: datetime | None = instant(given, c.zone)
+        due = c.now >= _utc_at(given, c.zone, c.rules.tracking_unknown_after)
+    else:
+        since = h.number_since
+        due = since is not None and c.now >= since + c.rules.tracking_unknown_after
+    if due:
+        found.append(c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, None, _age_params, since))
 
 
-def stalled(c: _Ctx) -> Iterator[Finding]:
+def stalled(c: _Ctx, found: list[Finding]) -> None:
     """No new event for long; longer allowed while in international transit, with an early 'dark' notice."""
     h = c.hist
     if not h.events or h.status in _FINAL:
@@ -277,59 +312,50 @@ def stalled(c: _Ctx) -> Iterator[Finding]:
         return
     key = last.key
     if dark:
-        yield c.finding(Kind.DARK_AFTER_EXPORT, Severity.INFO, key,
-                        params=lambda: {"watch": _watch(c), **c.event_params(last)})
+        found.append(c.finding(Kind.DARK_AFTER_EXPORT, Severity.INFO, key, None, _dark_params, last))
     if stale:
-        yield c.finding(Kind.STALLED, Severity.WARNING, key,
-                        params=lambda: {"age": c.age(last.time), **c.event_params(last)})
+        found.append(c.finding(Kind.STALLED, Severity.WARNING, key, None, _stalled_params, last))
 
 
-def exceptions(c: _Ctx) -> Iterator[Finding]:
+def exceptions(c: _Ctx, found: list[Finding]) -> None:
     """One finding per unusual event (returned, held in customs, failed delivery…), never repeated."""
     events = c.hist.events
     last_index = len(events) - 1
-    for i, event in enumerate(events):
-        if event.kind not in EXCEPTION_KINDS:
-            continue
+    for i in c.unusual:
+        event = events[i]
         if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not _DAMAGED:
             continue  # the parcel arrived after all: an earlier hitch is no longer news, unless it was damaged
         superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
             continue  # an old customs hold or failed attempt the parcel has since moved past
-        yield c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, params=partial(_exception_params, c, event))
+        found.append(c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, None, _exception_params, event))
 
 
-def promised_passed(c: _Ctx) -> Iterator[Finding]:
+def promised_passed(c: _Ctx, found: list[Finding]) -> None:
     """The seller's promised date (the whole day) plus grace has passed."""
     promised = c.order.promised_by
     if promised is None:
         return
     if c.now >= _utc_at(promised + _ONE_DAY, c.zone, c.rules.promised_grace):  # late from the next day
         protection = instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None
-        yield c.finding(
-            Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), due=protection,
-            params=lambda: {"promised": c.day(promised), "overdue": days(max(1, (c.local_today - promised).days), c.lang),
-                            "protection": c.day(protection)},
-        )
+        found.append(c.finding(Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), protection,
+                               _promised_params, protection))
 
 
-def protection(c: _Ctx) -> Iterator[Finding]:
+def protection(c: _Ctx, found: list[Finding]) -> None:
     """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended'."""
-    if c.order.protection_ends is None:
+    ends = c.order.protection_ends
+    if ends is None:
         return
-    deadline = instant(c.order.protection_ends, c.zone)
-    if c.now >= _utc_at(c.order.protection_ends, c.zone):
-        yield c.finding(
-            Kind.PROTECTION_ENDED, Severity.URGENT, deadline.isoformat(), due=deadline,
-            params=lambda: {"deadline": fmt_deadline(c.local(deadline), c.lang)},
-        )
+    d = _deadline(ends, c.zone, tuple(c.rules.protection_warn), c.rules.holiday_shift, c.lang)
+    if c.now >= d.utc:
+        found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, d.stamp, d.at, _deadline_params, d.at))
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
     # A longer step warns earlier (its stretch holds the same holidays or more), so the steps reached
-    # come first here and the first one not reached ends the search.
+    # come first and the first one not reached ends the search.
     reached = None
-    for step in sorted(c.rules.protection_warn, reverse=True):
-        warn_at, shift = _warn_time(deadline, step, c)
+    for warn_at, step, shift in d.warnings:
         if c.now < warn_at:
             break
         reached = (step, shift)
@@ -337,81 +363,63 @@ def protection(c: _Ctx) -> Iterator[Finding]:
         return
     step, shift = reached
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
-    severity = Severity.URGENT if (c.local(deadline).date() - c.local_today).days <= 3 else Severity.WARNING
-    yield c.finding(
-        Kind.PROTECTION_ENDING, severity, f"{deadline.isoformat()}:{format_duration(step)}", due=deadline,
-        params=lambda: {"deadline": fmt_deadline(c.local(deadline), c.lang), "left": _left(deadline, c),
-                        "holiday": shift},
-    )
+    severity = Severity.URGENT if (c.local(d.at).date() - c.local_today).days <= 3 else Severity.WARNING
+    found.append(c.finding(Kind.PROTECTION_ENDING, severity, f"{d.stamp}:{format_duration(step)}", d.at,
+                           _ending_params, d.at, shift))
 
 
-def long_wait(c: _Ctx) -> Iterator[Finding]:
+def long_wait(c: _Ctx, found: list[Finding]) -> None:
     """So long since the order that the parcel will probably never come."""
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.long_wait_after):
-        ordered = instant(c.order.ordered_on, c.zone)
-        yield c.finding(Kind.LONG_WAIT, Severity.WARNING, "",
-                        params=lambda: {"ordered": c.day(ordered), "age": c.age(ordered)})
+        found.append(c.finding(Kind.LONG_WAIT, Severity.WARNING, "", None, _ordered_params))
 
 
-def dispute_followup(c: _Ctx) -> Iterator[Finding]:
+def dispute_followup(c: _Ctx, found: list[Finding]) -> None:
     """On the mediator's date, remind the buyer to attach proof of non-delivery."""
     d = c.order.dispute
     if d is None or d.wait_until is None:
         return
     if c.now >= _utc_at(d.wait_until, c.zone):
-        yield c.finding(
-            Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
-            due=instant(d.wait_until + _ONE_DAY, c.zone),
-            params=lambda: {
-                "opened": messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else "",
-                "wait_until": c.day(d.wait_until),
-            },
-        )
+        found.append(c.finding(Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
+                               instant(d.wait_until + _ONE_DAY, c.zone), _dispute_params))
 
 
-def source_failing(c: _Ctx) -> Iterator[Finding]:
+def source_failing(c: _Ctx, found: list[Finding]) -> None:
     """The tracking source has failed for a while: say so once; deadline rules keep running."""
     since = c.hist.failing_since
     if since is not None and c.now >= since + c.rules.source_failing_after:
-        yield c.finding(
-            Kind.SOURCE_FAILING, Severity.WARNING, f"{c.hist.carrier}:{since.isoformat()}",
-            params=lambda: {"since": fmt_when(c.local(since), c.lang), "error": c.hist.last_error or "?"},
-        )
+        found.append(c.finding(Kind.SOURCE_FAILING, Severity.WARNING, f"{c.hist.carrier}:{since.isoformat()}", None,
+                               _failing_params))
 
 
 # ---------------------------------------------------------------- rules once the parcel is received
 
 
-def delivered(c: _Ctx) -> Iterator[Finding]:
+def delivered(c: _Ctx, found: list[Finding]) -> None:
     """Inspect before confirming; say how long a refund stays possible."""
     at = c.delivered_at
     assert at is not None
     window = c.order.refund_window
-    if c.now - at > max(window or timedelta(0), _DELIVERED_RELEVANCE):
+    if c.now - at > max(window or _ZERO, _DELIVERED_RELEVANCE):
         return  # long past: an 'inspect it' alert would only be noise
     end = at + window if window else None
-    yield c.finding(Kind.DELIVERED, Severity.INFO, "", due=end, params=lambda: {
-        "delivered": c.day(at),
-        "refund": messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else "",
-    })
+    found.append(c.finding(Kind.DELIVERED, Severity.INFO, "", end, _delivered_params, end))
 
 
-def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
+def refund_window_ending(c: _Ctx, found: list[Finding]) -> None:
     """Warn before the refund window after delivery closes."""
     if c.delivered_at is None or not c.order.refund_window:
         return
     end = c.delivered_at + c.order.refund_window
     if c.now >= end:
         return
-    warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c)
+    warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c.zone, c.rules.holiday_shift, c.lang)
     if warn_at <= c.now:
-        yield c.finding(
-            Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), due=end,
-            params=lambda: {"deadline": fmt_deadline(c.local(end), c.lang), "left": _left(end, c), "holiday": shift},
-        )
+        found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), end,
+                               _ending_params, end, shift))
 
 
-Rule = Callable[[_Ctx], Iterator[Finding]]
+Rule = Callable[[_Ctx, list[Finding]], None]  # appends what it finds
 _RULES_OPEN: tuple[Rule, ...] = (
     tracking_missing, tracking_unknown, stalled, exceptions, promised_passed, protection, dispute_followup,
     long_wait, source_failing,
@@ -419,17 +427,97 @@ _RULES_OPEN: tuple[Rule, ...] = (
 _RULES_DELIVERED: tuple[Rule, ...] = (exceptions, delivered, refund_window_ending)
 
 
+# ---------------------------------------------------------------- placeholders, filled when the texts are read
+
+
+def _ordered_params(c: _Ctx) -> dict[str, str]:
+    ordered = instant(c.order.ordered_on, c.zone)
+    return {"ordered": c.day(ordered), "age": c.age(ordered)}
+
+
+def _age_params(c: _Ctx, since: datetime) -> dict[str, str]:
+    return {"age": c.age(since)}
+
+
+def _dark_params(c: _Ctx, last: TrackingEvent) -> dict[str, str]:
+    return {"watch": _watch(c), **c.event_params(last)}
+
+
+def _stalled_params(c: _Ctx, last: TrackingEvent) -> dict[str, str]:
+    return {"age": c.age(last.time), **c.event_params(last)}
+
+
+def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
+    return {"event_kind": messages.EVENT_KIND_NAMES[c.lang][event.kind.value], **c.event_params(event)}
+
+
+def _promised_params(c: _Ctx, protection: datetime | None) -> dict[str, str]:
+    promised = c.order.promised_by
+    assert promised is not None
+    overdue = days(max(1, (c.local_today - promised).days), c.lang)
+    return {"promised": c.day(promised), "overdue": overdue, "protection": c.day(protection)}
+
+
+def _deadline_params(c: _Ctx, deadline: datetime) -> dict[str, str]:
+    return {"deadline": fmt_deadline(c.local(deadline), c.lang)}
+
+
+def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
+    return {**_deadline_params(c, deadline), "left": _left(deadline, c), "holiday": holiday}
+
+
+def _dispute_params(c: _Ctx) -> dict[str, str]:
+    d = c.order.dispute
+    assert d is not None
+    opened = messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else ""
+    return {"opened": opened, "wait_until": c.day(d.wait_until)}
+
+
+def _failing_params(c: _Ctx) -> dict[str, str]:
+    since = c.hist.failing_since
+    assert since is not None
+    return {"since": fmt_when(c.local(since), c.lang), "error": c.hist.last_error or "?"}
+
+
+def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
+    at = c.delivered_at
+    assert at is not None
+    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
+    return {"delivered": c.day(at), "refund": refund}
+
+
 # ---------------------------------------------------------------- helpers
 
 
-def _warn_time(deadline: datetime, step: timedelta, c: _Ctx) -> tuple[datetime, str]:
+class _Deadline(NamedTuple):
+    """A protection end worked out once for the zone and rules: the same date comes back at every evaluation."""
+
+    at: datetime  # in the watchlist's zone
+    utc: datetime
+    stamp: str  # for the dedupe keys
+    warnings: tuple[tuple[datetime, timedelta, str], ...]  # (when, in UTC; step; holiday note), longest step first
+
+
+@_per_value
+def _deadline(ends: date | datetime, zone: ZoneInfo, steps: tuple[timedelta, ...], holiday_shift: bool,
+              lang: str) -> _Deadline:
+    """The protection end `ends` and when each warning step falls due."""
+    at = instant(ends, zone)
+    warnings = []
+    for step in sorted(steps, reverse=True):
+        warn_at, note = _warn_time(at, step, zone, holiday_shift, lang)
+        warnings.append((warn_at, step, note))
+    return _Deadline(at, at.astimezone(UTC), at.isoformat(), tuple(warnings))
+
+
+def _warn_time(deadline: datetime, step: timedelta, zone: ZoneInfo, holiday_shift: bool, lang: str) -> tuple[datetime, str]:
     """When to warn `step` before `deadline`, in UTC; earlier by the holiday days inside that stretch, and why."""
     warn_at = deadline - step
-    if c.rules.holiday_shift:
-        local_deadline = c.local(deadline)
-        first = c.local(warn_at).date()
+    if holiday_shift:
+        local_deadline = deadline.astimezone(zone)
+        first = warn_at.astimezone(zone).date()
         last = local_deadline.date() - _ONE_DAY if local_deadline.time() == _MIDNIGHT else local_deadline.date()
-        shift_days, note = _holiday_shift(first, last, c.lang) if first <= last else (0, "")
+        shift_days, note = _holiday_shift(first, last, lang) if first <= last else (0, "")
         if shift_days:
             return (warn_at - timedelta(days=shift_days)).astimezone(UTC), note
     # UTC because the callers compare it with `now`: cheap within one zone, not across two.
@@ -447,9 +535,6 @@ def _holiday_shift(first: date, last: date, lang: str) -> tuple[int, str]:
     return shift_days, messages.fragment("holiday", lang, shift=days(shift_days, lang), holidays=named)
 
 
-def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
-    """The placeholders of an exception finding; bound to its event, as the loop moves on before rendering."""
-    return {"event_kind": messages.EVENT_KIND_NAMES[c.lang][event.kind.value], **c.event_params(event)}
 
 
 def _watch(c: _Ctx) -> str:
