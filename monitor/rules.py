@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache, partial
 from itertools import compress, count
-from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -140,7 +139,6 @@ _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 _DELIVERED_EVENT, _EXPORTED, _DAMAGED = EventKind.DELIVERED, EventKind.EXPORTED, EventKind.DAMAGED
 _NOT_FOUND, _DELIVERED_STATUS = Status.NOT_FOUND, Status.DELIVERED
 _FINAL = frozenset(s for s in Status if s.is_final)
-_KIND_OF = attrgetter("kind")
 _IS_EXCEPTION = EXCEPTION_KINDS.__contains__
 _T = TypeVar("_T")
 
@@ -198,7 +196,7 @@ class _Ctx:
         self.local_today = _local_day(self.now, self.zone)
         # The events' kinds are read once and scanned in C: a delivery anywhere, and the unusual events
         # (returned, held in customs…), which most histories do not have.
-        kinds = list(map(_KIND_OF, hist.events))
+        kinds = [event.kind for event in hist.events]
         self.unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
         delivered_at = _delivered_at(order, hist, kinds, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
