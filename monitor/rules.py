@@ -68,9 +68,8 @@ class History:
     last_error: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """The effective rules, zone and language for one order."""
+class Policy(NamedTuple):
+    """The effective rules, zone and language for one order (made for every order of every cycle)."""
 
     rules: Rules
     zone: ZoneInfo
@@ -80,7 +79,9 @@ class Policy:
 Texts = tuple[str, str, str]  # (title, message, action)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made creating the
+# findings the costliest step of a cycle. Nothing changes a finding once the rules have made it.
+@dataclass(slots=True)
 class Finding:
     """Something the buyer should know now, with what to do about it."""
 
@@ -113,7 +114,7 @@ class Finding:
         texts = self.texts
         if callable(texts):
             texts = texts()
-            object.__setattr__(self, "texts", texts)  # rendered once; the value it stands for is unchanged
+            self.texts = texts
         return texts
 
     def as_json(self) -> dict[str, object]:
