@@ -80,7 +80,7 @@ Texts = tuple[str, str, str]  # (title, message, action)
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which made creating the
-# findings the costliest step of a cycle. Nothing changes a finding once the rules have made it.
+# findings the costliest step of a cycle. Only the rendering of its texts changes a finding once made.
 @dataclass(slots=True)
 class Finding:
     """Something the buyer should know now, with what to do about it."""
