@@ -220,8 +220,8 @@ class _Ctx:
     def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any) -> Finding:
         """A finding whose placeholders `fill(self, *args)` gives when its texts are first read."""
         oid = self.order.id
-        # One partial and no closure: a cycle keeps its findings, and fewer objects for the collector to walk
-        # make it markedly faster with many orders.
+        # One partial, no closure: a closure would read a loop's variable after the loop moved on, and a cycle
+        # keeps its findings, so every object held is one more for the garbage collector to walk.
         return Finding(kind, oid, severity, partial(_render, self, kind, fill, *args), due,
                        f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}")
 
