@@ -247,7 +247,7 @@ def carrier_findings(app: App, store: Store) -> list[Finding]:
         env = f"TRACKING_MONITOR_{env_id(cid)}_…"
         texts = render(Kind.CARRIER_REJECTED.value, lang, carrier=cid, error=state.block_reason or "?",
                        count=count, env=env)
-        out.append(Finding(Kind.CARRIER_REJECTED, "", Severity.WARNING, *texts, None,
+        out.append(Finding(Kind.CARRIER_REJECTED, "", Severity.WARNING, texts, None,
                            f"carrier_rejected:{cid}:{state.auth_failed_since.isoformat()}"))
     return out
 

@@ -143,9 +143,8 @@ class Daemon:
         lines = "\n".join(map(str, exc.problems))
         digest = hashlib.blake2s(lines.encode(), digest_size=8).hexdigest()
         lang = self.app.watchlist.monitor.language
-        title, message, action = render(Kind.CONFIG_REJECTED.value, lang, problems=lines)
-        finding = Finding(Kind.CONFIG_REJECTED, "", Severity.WARNING, title, message, action, None,
-                          f"config_rejected:{digest}")
+        texts = render(Kind.CONFIG_REJECTED.value, lang, problems=lines)
+        finding = Finding(Kind.CONFIG_REJECTED, "", Severity.WARNING, texts, None, f"config_rejected:{digest}")
         self.store.enqueue([finding], self.app.routes, self.clock())
         self.deliver_now()
 

@@ -1,11 +1,13 @@
 """The buyer's rules as pure functions: (order, tracking history, now, policy) -> findings. No I/O here."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import compress, count
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
@@ -67,28 +69,54 @@ class History:
     last_error: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """The effective rules, zone and language for one order."""
+class Policy(NamedTuple):
+    """The effective rules, zone and language for one order (made for every order of every cycle)."""
 
     rules: Rules
     zone: ZoneInfo
     language: str = "en"
 
 
-@dataclass(frozen=True, slots=True)
+Texts = tuple[str, str, str]  # (title, message, action)
+
+
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made creating the
+# findings the costliest step of a cycle. Only the rendering of its texts changes a finding once made.
+@dataclass(slots=True)
 class Finding:
     """Something the buyer should know now, with what to do about it."""
 
     kind: Kind
     order_id: str
     severity: Severity
-    title: str
-    message: str
-    action: str
+    # The texts, or what renders them on first use: a cycle finds every open episode again, yet sends
+    # only the new ones, so most findings are never read. They follow from the other fields.
+    texts: Texts | Callable[[], Texts] = field(compare=False, repr=False)
     due: datetime | None
     key: str  # one per episode: the notification log never sends the same key twice
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def title(self) -> str:
+        """The alert's headline."""
+        return self._rendered()[0]
+
+    @property
+    def message(self) -> str:
+        """What happened."""
+        return self._rendered()[1]
+
+    @property
+    def action(self) -> str:
+        """What the buyer should do now."""
+        return self._rendered()[2]
+
+    def _rendered(self) -> Texts:
+        texts = self.texts
+        if callable(texts):
+            texts = texts()
+            self.texts = texts
+        return texts
 
     def as_json(self) -> dict[str, object]:
         """The `check --json` shape."""
@@ -113,43 +141,66 @@ _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 _DELIVERED_EVENT, _EXPORTED, _DAMAGED = EventKind.DELIVERED, EventKind.EXPORTED, EventKind.DAMAGED
 _NOT_FOUND, _DELIVERED_STATUS = Status.NOT_FOUND, Status.DELIVERED
 _FINAL = frozenset(s for s in Status if s.is_final)
+_IS_EXCEPTION = EXCEPTION_KINDS.__contains__
+_T = TypeVar("_T")
 
 
 def instant(value: date | datetime, zone: ZoneInfo) -> datetime:
     """A watchlist date or datetime as an aware instant; a bare date is the start of that day in `zone`."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=zone)
-    return datetime.combine(value, _MIDNIGHT, zone)
+    return _start_of_day(value, zone)
 
 
+@lru_cache(maxsize=8192)
+def _start_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """instant() for a bare date, cached: the watchlist's dates come back at every evaluation."""
+    return datetime.combine(day, _MIDNIGHT, zone)
+
+
+def _per_value(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """Cache `fn(value, *args)` of a watchlist date or naive date-time, the values that come back every cycle.
+
+    The key holds `fold`, which equality of naive date-times ignores. Aware values (written with an offset) are
+    not cached: instants in two zones can be equal and still print differently.
+    """
+    cached = lru_cache(maxsize=8192)(lambda value, fold, *args: fn(value, *args))
+
+    def wrapper(value: date | datetime, *args: object) -> _T:
+        if type(value) is date:
+            return cached(value, 0, *args)
+        if value.tzinfo is None:  # type: ignore[union-attr]
+            return cached(value, value.fold, *args)  # type: ignore[union-attr]
+        return fn(value, *args)
+
+    return wrapper
+
+
+@_per_value
 def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = None) -> datetime:
     """`instant(value, zone)`, plus `after` if given (wall-clock arithmetic, as everywhere here), in UTC.
 
     Comparing that with `now` (UTC) is cheap, where comparing instants in two zones calls utcoffset() four times.
     """
-    if type(value) is date:  # the usual watchlist value, shared by many orders
-        return _utc_at_day(value, zone, after)
     at = instant(value, zone)
-    return (at if after is None else at + after).astimezone(UTC)  # adding, even 0, resets fold as before
-
-
-@lru_cache(maxsize=8192)
-def _utc_at_day(day: date, zone: ZoneInfo, after: timedelta | None) -> datetime:
-    """_utc_at for a bare date, cached."""
-    return (datetime.combine(day, _MIDNIGHT, zone) + (after or _ZERO)).astimezone(UTC)
+    return (at if after is None else at + after).astimezone(UTC)  # adding, even 0, resets fold
 
 
 class _Ctx:
-    """Per-evaluation values shared by the rules, computed once."""
+    """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "local_today")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "unusual", "delivered_at", "local_today")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
         self.order, self.hist, self.rules = order, hist, policy.rules
         self.now = now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         self.local_today = _local_day(self.now, self.zone)
-        received = delivered_at(order, hist, policy.zone)
+        # The events' kinds are read once and scanned in C: a delivery anywhere, and the unusual events
+        # (returned, held in customs…), which most histories do not have.
+        kinds = [event.kind for event in hist.events]
+        self.unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
+        received = _delivered_at(order, hist, kinds, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
         self.delivered_at = received if received is not None and received <= self.now else None
 
@@ -167,23 +218,32 @@ class _Ctx:
         """Whole days from `since` to now, in words."""
         return days(max(0, (self.local_today - self.local(since).date()).days), self.lang)
 
-    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None = None, **params: object) -> Finding:
-        """Render a finding's texts in the order's language."""
-        o, name = self.order, kind.value
-        title, message, action = messages.render(
-            name, self.lang, order=o.id, tracking=o.tracking or "", carrier=self.hist.carrier or "", **params
-        )
-        label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
-        return Finding(
-            kind, o.id, severity, f"{title} ({label or o.id})", message, action, due,
-            f"{o.id}:{name}{':' + key if key else ''}",
-        )
+    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any) -> Finding:
+        """A finding whose placeholders `fill(self, *args)` gives when its texts are first read."""
+        oid = self.order.id
+        # One partial, no closure: a closure would read a loop's variable after the loop moved on, and a cycle
+        # keeps its findings, so every object held is one more for the garbage collector to walk.
+        return Finding(kind, oid, severity, partial(_render, self, kind, fill, *args), due,
+                       f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}")
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
         """The placeholders that describe one tracking event."""
         where = messages.fragment("at", self.lang, where=event.location) if event.location else ""
         return {"last_when": fmt_when(self.local(event.time), self.lang), "last_text": event.description,
                 "last_where": where}
+
+
+Fill = Callable[..., dict[str, str]]  # (ctx, *args) -> the placeholders of a finding's texts
+
+
+def _render(c: _Ctx, kind: Kind, fill: Fill, *args: Any) -> Texts:
+    """A finding's title, message and action in the order's language."""
+    o = c.order
+    title, message, action = messages.render(
+        kind.value, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
+    )
+    label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
+    return f"{title} ({label or o.id})", message, action
 
 
 @lru_cache(maxsize=16)
@@ -194,11 +254,15 @@ def _local_day(now: datetime, zone: ZoneInfo) -> date:
 
 def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
     """When the parcel was received: the buyer's delivered_on, else the carrier's delivery; None if not yet."""
+    return _delivered_at(order, hist, [event.kind for event in hist.events], zone)
+
+
+def _delivered_at(order: Order, hist: History, kinds: list[EventKind], zone: ZoneInfo) -> datetime | None:
+    """delivered_at() with the events' kinds already read."""
     if order.delivered_on is not None:
         return instant(order.delivered_on, zone)
-    for event in reversed(hist.events):
-        if event.kind is _DELIVERED_EVENT:
-            return event.time
+    if _DELIVERED_EVENT in kinds:
+        return hist.events[len(kinds) - 1 - kinds[::-1].index(_DELIVERED_EVENT)].time  # the last delivery scan
     if hist.status is _DELIVERED_STATUS:
         return hist.events[-1].time if hist.events else None
     return None
@@ -207,35 +271,40 @@ def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None
 def evaluate(order: Order, hist: History, now: datetime, policy: Policy) -> list[Finding]:
     """Every finding that holds for this order at `now`."""
     ctx = _Ctx(order, hist, now, policy)
-    out: list[Finding] = []
+    found: list[Finding] = []
     for rule in _RULES_DELIVERED if ctx.delivered_at is not None else _RULES_OPEN:
-        out.extend(rule(ctx))
-    return out
+        rule(ctx, found)
+    return found
 
 
 # ---------------------------------------------------------------- rules for parcels not yet received
 
 
-def tracking_missing(c: _Ctx) -> Iterator[Finding]:
+def tracking_missing(c: _Ctx, found: list[Finding]) -> None:
     """No tracking number some days after ordering."""
     if c.order.tracking:
         return
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.tracking_missing_after):
-        ordered = instant(c.order.ordered_on, c.zone)
-        yield c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
+        found.append(c.finding(Kind.TRACKING_MISSING, Severity.WARNING, "", None, _ordered_params))
 
 
-def tracking_unknown(c: _Ctx) -> Iterator[Finding]:
+def tracking_unknown(c: _Ctx, found: list[Finding]) -> None:
     """A number the carrier still has no data for, some days after it appeared."""
     h = c.hist
     if not c.order.tracking or h.status is None or h.events or h.status is not _NOT_FOUND:
         return
-    since = instant(c.order.tracking_since, c.zone) if c.order.tracking_since else h.number_since
-    if since is not None and c.now >= since + c.rules.tracking_unknown_after:
-        yield c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, age=c.age(since))
+    given = c.order.tracking_since
+    if given is not None:
+        since: datetime | None = instant(given, c.zone)
+        due = c.now >= _utc_at(given, c.zone, c.rules.tracking_unknown_after)
+    else:
+        since = h.number_since
+        due = since is not None and c.now >= since + c.rules.tracking_unknown_after
+    if due:
+        found.append(c.finding(Kind.TRACKING_UNKNOWN, Severity.WARNING, c.order.tracking, None, _age_params, since))
 
 
-def stalled(c: _Ctx) -> Iterator[Finding]:
+def stalled(c: _Ctx, found: list[Finding]) -> None:
     """No new event for long; longer allowed while in international transit, with an early 'dark' notice."""
     h = c.hist
     if not h.events or h.status in _FINAL:
@@ -247,141 +316,116 @@ def stalled(c: _Ctx) -> Iterator[Finding]:
     stale = quiet >= (c.rules.stalled_international_after if exported else c.rules.stalled_after)
     if not (dark or stale):
         return
-    params, key = c.event_params(last), last.key
+    key = last.key
     if dark:
-        yield c.finding(
-            Kind.DARK_AFTER_EXPORT, Severity.INFO, key,
-            watch=_watch(c),
-            **params,
-        )
+        found.append(c.finding(Kind.DARK_AFTER_EXPORT, Severity.INFO, key, None, _dark_params, last))
     if stale:
-        yield c.finding(Kind.STALLED, Severity.WARNING, key, age=c.age(last.time), **params)
+        found.append(c.finding(Kind.STALLED, Severity.WARNING, key, None, _stalled_params, last))
 
 
-def exceptions(c: _Ctx) -> Iterator[Finding]:
+def exceptions(c: _Ctx, found: list[Finding]) -> None:
     """One finding per unusual event (returned, held in customs, failed delivery…), never repeated."""
     events = c.hist.events
     last_index = len(events) - 1
-    for i, event in enumerate(events):
-        if event.kind not in EXCEPTION_KINDS:
-            continue
+    for i in c.unusual:
+        event = events[i]
         if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not _DAMAGED:
             continue  # the parcel arrived after all: an earlier hitch is no longer news, unless it was damaged
         superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
             continue  # an old customs hold or failed attempt the parcel has since moved past
-        name = messages.EVENT_KIND_NAMES[c.lang][event.kind.value]
-        yield c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, event_kind=name, **c.event_params(event))
+        found.append(c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, None, _exception_params, event))
 
 
-def promised_passed(c: _Ctx) -> Iterator[Finding]:
+def promised_passed(c: _Ctx, found: list[Finding]) -> None:
     """The seller's promised date (the whole day) plus grace has passed."""
     promised = c.order.promised_by
     if promised is None:
         return
     if c.now >= _utc_at(promised + _ONE_DAY, c.zone, c.rules.promised_grace):  # late from the next day
         protection = instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None
-        overdue = days(max(1, (c.local_today - promised).days), c.lang)
-        yield c.finding(
-            Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), due=protection,
-            promised=c.day(promised), overdue=overdue, protection=c.day(protection),
-        )
+        found.append(c.finding(Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), protection,
+                               _promised_params, protection))
 
 
-def protection(c: _Ctx) -> Iterator[Finding]:
+def protection(c: _Ctx, found: list[Finding]) -> None:
     """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended'."""
-    if c.order.protection_ends is None:
+    ends = c.order.protection_ends
+    if ends is None:
         return
-    deadline = instant(c.order.protection_ends, c.zone)
-    if c.now >= _utc_at(c.order.protection_ends, c.zone):
-        yield c.finding(
-            Kind.PROTECTION_ENDED, Severity.URGENT, deadline.isoformat(), due=deadline,
-            deadline=fmt_deadline(c.local(deadline), c.lang),
-        )
+    d = _deadline(ends, c.zone, tuple(c.rules.protection_warn), c.rules.holiday_shift, c.lang)
+    if c.now >= d.utc:
+        found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, d.stamp, d.at, _deadline_params, d.at))
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
     # A longer step warns earlier (its stretch holds the same holidays or more), so the steps reached
-    # come first here and the first one not reached ends the search.
+    # come first and the first one not reached ends the search.
     reached = None
-    for step in sorted(c.rules.protection_warn, reverse=True):
-        warn_at, shift = _warn_time(deadline, step, c)
+    for warn_at, step, shift in d.warnings:
         if c.now < warn_at:
             break
         reached = (step, shift)
     if reached is None:
         return
     step, shift = reached
-    deadline_txt, stamp = fmt_deadline(c.local(deadline), c.lang), deadline.isoformat()
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
-    severity = Severity.URGENT if (c.local(deadline).date() - c.local_today).days <= 3 else Severity.WARNING
-    yield c.finding(
-        Kind.PROTECTION_ENDING, severity, f"{stamp}:{format_duration(step)}", due=deadline,
-        deadline=deadline_txt, left=_left(deadline, c), holiday=shift,
-    )
+    severity = Severity.URGENT if (c.local(d.at).date() - c.local_today).days <= 3 else Severity.WARNING
+    found.append(c.finding(Kind.PROTECTION_ENDING, severity, f"{d.stamp}:{format_duration(step)}", d.at,
+                           _ending_params, d.at, shift))
 
 
-def long_wait(c: _Ctx) -> Iterator[Finding]:
+def long_wait(c: _Ctx, found: list[Finding]) -> None:
     """So long since the order that the parcel will probably never come."""
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.long_wait_after):
-        ordered = instant(c.order.ordered_on, c.zone)
-        yield c.finding(Kind.LONG_WAIT, Severity.WARNING, "", ordered=c.day(ordered), age=c.age(ordered))
+        found.append(c.finding(Kind.LONG_WAIT, Severity.WARNING, "", None, _ordered_params))
 
 
-def dispute_followup(c: _Ctx) -> Iterator[Finding]:
+def dispute_followup(c: _Ctx, found: list[Finding]) -> None:
     """On the mediator's date, remind the buyer to attach proof of non-delivery."""
     d = c.order.dispute
     if d is None or d.wait_until is None:
         return
     if c.now >= _utc_at(d.wait_until, c.zone):
-        yield c.finding(
-            Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
-            due=instant(d.wait_until + _ONE_DAY, c.zone),
-            opened=messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else "",
-            wait_until=c.day(d.wait_until),
-        )
+        found.append(c.finding(Kind.DISPUTE_FOLLOWUP, Severity.URGENT, d.wait_until.isoformat(),
+                               instant(d.wait_until + _ONE_DAY, c.zone), _dispute_params))
 
 
-def source_failing(c: _Ctx) -> Iterator[Finding]:
+def source_failing(c: _Ctx, found: list[Finding]) -> None:
     """The tracking source has failed for a while: say so once; deadline rules keep running."""
     since = c.hist.failing_since
     if since is not None and c.now >= since + c.rules.source_failing_after:
-        yield c.finding(
-            Kind.SOURCE_FAILING, Severity.WARNING, f"{c.hist.carrier}:{since.isoformat()}",
-            since=fmt_when(c.local(since), c.lang), error=c.hist.last_error or "?",
-        )
+        found.append(c.finding(Kind.SOURCE_FAILING, Severity.WARNING, f"{c.hist.carrier}:{since.isoformat()}", None,
+                               _failing_params))
 
 
 # ---------------------------------------------------------------- rules once the parcel is received
 
 
-def delivered(c: _Ctx) -> Iterator[Finding]:
+def delivered(c: _Ctx, found: list[Finding]) -> None:
     """Inspect before confirming; say how long a refund stays possible."""
     at = c.delivered_at
     assert at is not None
     window = c.order.refund_window
-    if c.now - at > max(window or timedelta(0), DELIVERED_RELEVANCE):
+    if c.now - at > max(window or _ZERO, DELIVERED_RELEVANCE):
         return  # long past: an 'inspect it' alert would only be noise
     end = at + window if window else None
-    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
-    yield c.finding(Kind.DELIVERED, Severity.INFO, "", due=end, delivered=c.day(at), refund=refund)
+    found.append(c.finding(Kind.DELIVERED, Severity.INFO, "", end, _delivered_params, end))
 
 
-def refund_window_ending(c: _Ctx) -> Iterator[Finding]:
+def refund_window_ending(c: _Ctx, found: list[Finding]) -> None:
     """Warn before the refund window after delivery closes."""
     if c.delivered_at is None or not c.order.refund_window:
         return
     end = c.delivered_at + c.order.refund_window
     if c.now >= end:
         return
-    warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c)
+    warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c.zone, c.rules.holiday_shift, c.lang)
     if warn_at <= c.now:
-        yield c.finding(
-            Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), due=end,
-            deadline=fmt_deadline(c.local(end), c.lang), left=_left(end, c), holiday=shift,
-        )
+        found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), end,
+                               _ending_params, end, shift))
 
 
-Rule = Callable[[_Ctx], Iterator[Finding]]
+Rule = Callable[[_Ctx, list[Finding]], None]  # appends what it finds
 _RULES_OPEN: tuple[Rule, ...] = (
     tracking_missing, tracking_unknown, stalled, exceptions, promised_passed, protection, dispute_followup,
     long_wait, source_failing,
@@ -389,17 +433,97 @@ _RULES_OPEN: tuple[Rule, ...] = (
 _RULES_DELIVERED: tuple[Rule, ...] = (exceptions, delivered, refund_window_ending)
 
 
+# ---------------------------------------------------------------- placeholders, filled when the texts are read
+
+
+def _ordered_params(c: _Ctx) -> dict[str, str]:
+    ordered = instant(c.order.ordered_on, c.zone)
+    return {"ordered": c.day(ordered), "age": c.age(ordered)}
+
+
+def _age_params(c: _Ctx, since: datetime) -> dict[str, str]:
+    return {"age": c.age(since)}
+
+
+def _dark_params(c: _Ctx, last: TrackingEvent) -> dict[str, str]:
+    return {"watch": _watch(c), **c.event_params(last)}
+
+
+def _stalled_params(c: _Ctx, last: TrackingEvent) -> dict[str, str]:
+    return {"age": c.age(last.time), **c.event_params(last)}
+
+
+def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
+    return {"event_kind": messages.EVENT_KIND_NAMES[c.lang][event.kind.value], **c.event_params(event)}
+
+
+def _promised_params(c: _Ctx, protection: datetime | None) -> dict[str, str]:
+    promised = c.order.promised_by
+    assert promised is not None
+    overdue = days(max(1, (c.local_today - promised).days), c.lang)
+    return {"promised": c.day(promised), "overdue": overdue, "protection": c.day(protection)}
+
+
+def _deadline_params(c: _Ctx, deadline: datetime) -> dict[str, str]:
+    return {"deadline": fmt_deadline(c.local(deadline), c.lang)}
+
+
+def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
+    return {**_deadline_params(c, deadline), "left": _left(deadline, c), "holiday": holiday}
+
+
+def _dispute_params(c: _Ctx) -> dict[str, str]:
+    d = c.order.dispute
+    assert d is not None
+    opened = messages.fragment("opened", c.lang, date=c.day(d.opened_on)) if d.opened_on else ""
+    return {"opened": opened, "wait_until": c.day(d.wait_until)}
+
+
+def _failing_params(c: _Ctx) -> dict[str, str]:
+    since = c.hist.failing_since
+    assert since is not None
+    return {"since": fmt_when(c.local(since), c.lang), "error": c.hist.last_error or "?"}
+
+
+def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
+    at = c.delivered_at
+    assert at is not None
+    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
+    return {"delivered": c.day(at), "refund": refund}
+
+
 # ---------------------------------------------------------------- helpers
 
 
-def _warn_time(deadline: datetime, step: timedelta, c: _Ctx) -> tuple[datetime, str]:
+class _Deadline(NamedTuple):
+    """A protection end worked out once for the zone and rules: the same date comes back at every evaluation."""
+
+    at: datetime  # in the watchlist's zone
+    utc: datetime
+    stamp: str  # for the dedupe keys
+    warnings: tuple[tuple[datetime, timedelta, str], ...]  # (when, in UTC; step; holiday note), longest step first
+
+
+@_per_value
+def _deadline(ends: date | datetime, zone: ZoneInfo, steps: tuple[timedelta, ...], holiday_shift: bool,
+              lang: str) -> _Deadline:
+    """The protection end `ends` and when each warning step falls due."""
+    at = instant(ends, zone)
+    warnings = []
+    for step in sorted(steps, reverse=True):
+        warn_at, note = _warn_time(at, step, zone, holiday_shift, lang)
+        warnings.append((warn_at, step, note))
+    return _Deadline(at, at.astimezone(UTC), at.isoformat(), tuple(warnings))
+
+
+def _warn_time(deadline: datetime, step: timedelta, zone: ZoneInfo, holiday_shift: bool, lang: str) -> tuple[datetime, str]:
     """When to warn `step` before `deadline`, in UTC; earlier by the holiday days inside that stretch, and why."""
     warn_at = deadline - step
-    if c.rules.holiday_shift:
-        local_deadline = c.local(deadline)
-        first = c.local(warn_at).date()
+    if holiday_shift:
+        local_deadline = deadline.astimezone(zone)
+        first = warn_at.astimezone(zone).date()
         last = local_deadline.date() - _ONE_DAY if local_deadline.time() == _MIDNIGHT else local_deadline.date()
-        shift_days, note = _holiday_shift(first, last, c.lang) if first <= last else (0, "")
+        shift_days, note = _holiday_shift(first, last, lang) if first <= last else (0, "")
         if shift_days:
             return (warn_at - timedelta(days=shift_days)).astimezone(UTC), note
     # UTC because the callers compare it with `now`: cheap within one zone, not across two.
@@ -415,6 +539,8 @@ def _holiday_shift(first: date, last: date, lang: str) -> tuple[int, str]:
         return 0, ""
     named = messages.join([messages.holiday_span(p.name, p.first, p.last, lang) for p in periods], lang)
     return shift_days, messages.fragment("holiday", lang, shift=days(shift_days, lang), holidays=named)
+
+
 
 
 def _watch(c: _Ctx) -> str:

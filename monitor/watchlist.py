@@ -445,6 +445,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
 
     def rules(self, base: Rules) -> Rules:
         """The effective rules for this order: [rules] with this order's overrides on top."""
+        if self.model_fields_set.isdisjoint(RULE_KEYS):  # the usual order: no need to read every key, every cycle
+            return base
         overrides = {k: getattr(self, k) for k in RULE_KEYS if getattr(self, k) is not None}
         return base.model_copy(update=overrides) if overrides else base
 

@@ -184,6 +184,15 @@ def test_exception_events(events: tuple[TrackingEvent, ...], now: datetime, coun
     assert all(f.severity is Severity.URGENT for f in found)
 
 
+def test_each_exception_tells_its_own_event() -> None:
+    """Texts are rendered when first read, after the rules ran: each finding still names its own event."""
+    address = ev(utc("2026-06-10 09:00"), EventKind.ADDRESS_PROBLEM, "Bad address", "Lyon")
+    customs, problem = of(run(T, hist(CUSTOMS, address), utc("2026-06-10 12:00")), Kind.EXCEPTION)
+    assert "held in customs" in customs.title and "Held by customs" in customs.message and "Roissy" in customs.message
+    assert "address problem" in problem.title and "Bad address" in problem.message and "Lyon" in problem.message
+    assert customs.as_json()["message"] == customs.message  # read twice, rendered once, the same text
+
+
 @pytest.mark.parametrize(
     ("kind", "stays"),
     [(EventKind.RETURNED, True), (EventKind.RETURNING, True), (EventKind.CANCELLED, True), (EventKind.LOST, True),
