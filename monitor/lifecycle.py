@@ -7,14 +7,12 @@ file: extending a date in the file brings the order back at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from monitor.rules import DELIVERED_RELEVANCE, History, delivered_at, instant
+from monitor.rules import History, delivered_at, last_window_end
 from monitor.watchlist import Order
 
-# domain.md: after an order completes (buyer protection over), AliExpress still takes refund requests for 15 days.
-AFTER_COMPLETION = timedelta(days=15)
 _NO_HISTORY = History()
 
 
@@ -28,26 +26,7 @@ class Archived:
 
 def closes_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
     """When the order's last window closes; None while a window stays open with no known end."""
-    delivered = delivered_at(order, hist, zone)
-    if delivered is not None:
-        # After delivery: the time to inspect it, the refund window, and a "not as described" dispute while
-        # protection runs.
-        ends = [delivered + DELIVERED_RELEVANCE]
-        if order.refund_window:
-            ends.append(delivered + order.refund_window)
-        if order.protection_ends is not None:
-            ends.append(instant(order.protection_ends, zone))
-    elif order.protection_ends is not None:
-        # Not received: the order completes when protection ends, and a refund can be asked for a while after.
-        ends = [instant(order.protection_ends, zone) + max(order.refund_window or timedelta(0), AFTER_COMPLETION)]
-    else:
-        return None  # no deadline known: watched until the buyer archives it
-    dispute = order.dispute
-    if dispute is not None and dispute.wait_until is not None:
-        ends.append(instant(dispute.wait_until + timedelta(days=1), zone))
-    elif dispute is not None and dispute.opened_on is not None:
-        return None  # a dispute is open with no date to wait for: keep watching
-    return max(ends)
+    return last_window_end(order, delivered_at(order, hist, zone), zone)
 
 
 def archived(order: Order, hist: History, now: datetime, zone: ZoneInfo) -> Archived | None:

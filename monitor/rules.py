@@ -134,6 +134,8 @@ class Finding:
 _STICKY = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST, EventKind.DAMAGED})
 _TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
 DELIVERED_RELEVANCE = timedelta(days=14)  # how long "inspect it" stays worth saying; archiving waits for it
+# domain.md: after an order completes (buyer protection over), AliExpress still takes refund requests for 15 days.
+AFTER_COMPLETION = timedelta(days=15)
 _MIDNIGHT = time()
 _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 # Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
@@ -268,9 +270,33 @@ def _delivered_at(order: Order, hist: History, kinds: list[EventKind], zone: Zon
     return None
 
 
-def evaluate(order: Order, hist: History, now: datetime, policy: Policy) -> list[Finding]:
-    """Every finding that holds for this order at `now`."""
+def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """When the order's last window closes; None while a window stays open with no known end."""
+    if delivered is not None:
+        # After delivery: the time to inspect it, the refund window, and a "not as described" dispute while
+        # protection runs.
+        end = delivered + max(DELIVERED_RELEVANCE, order.refund_window or _ZERO)
+        if order.protection_ends is not None:
+            end = max(end, _utc_at(order.protection_ends, zone))
+    elif order.protection_ends is not None:
+        # Not received: the order completes when protection ends, and a refund can be asked for a while after.
+        end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
+    else:
+        return None  # no deadline known: watched until the buyer archives it
+    dispute = order.dispute
+    if dispute is not None and dispute.wait_until is not None:
+        end = max(end, _utc_at(dispute.wait_until, zone, _ONE_DAY))
+    elif dispute is not None and dispute.opened_on is not None:
+        return None  # a dispute is open with no date to wait for: keep watching
+    return end
+
+
+def evaluate(order: Order, hist: History, now: datetime, policy: Policy, *, skip_closed: bool = False) -> list[Finding]:
+    """Every finding that holds for this order at `now`; none with `skip_closed` once the order is archived."""
     ctx = _Ctx(order, hist, now, policy)
+    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone)) is not None
+                                           and ctx.now >= end)):
+        return []
     found: list[Finding] = []
     for rule in _RULES_DELIVERED if ctx.delivered_at is not None else _RULES_OPEN:
         rule(ctx, found)

@@ -137,7 +137,7 @@ def test_routes_follow_min_severity_and_order_tags(severity: Severity, tags: lis
     app = make_app({**watch(order), "notify": {"destinations": [
         {"name": "family", "url": "json://127.0.0.1/family", "tags": ["family", "shop"]}]}},
         destinations=[PHONE, FAMILY, EVERYTHING])
-    finding = Finding(Kind.TRACKING_MISSING, LAMP["id"], severity, "t", "m", "a", None, "k")  # type: ignore[arg-type]
+    finding = Finding(Kind.TRACKING_MISSING, LAMP["id"], severity, ("t", "m", "a"), None, "k")  # type: ignore[arg-type]
     assert app.routes(finding) == expected
 
 
@@ -193,7 +193,7 @@ async def test_quiet_hours_hold_all_but_urgent_then_one_digest(store: Store, now
 
 
 def _finding(severity: Severity, due: datetime | None) -> Finding:
-    return Finding(Kind.PROTECTION_ENDING, "A", severity, "t", "m", "a", due, "A:k")
+    return Finding(Kind.PROTECTION_ENDING, "A", severity, ("t", "m", "a"), due, "A:k")
 
 
 @pytest.mark.parametrize(("severity", "due_in", "since_last", "every", "expected"), [
