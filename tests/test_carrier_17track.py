@@ -13,12 +13,9 @@ from carriers.errors import AuthError, BadPayloadError, NotFoundError, RateLimit
 from carriers.model import EventKind as K
 from carriers.model import Status
 from carriers.track17 import NotRegisteredError, Track17Carrier, registered_key
-from monitor.cycle import run_cycle
-from monitor.store import Store
-from tests.carrier_kit import NOW, build, fixture
-from tests.fakes.server import FakeCarrierServer, Stage, Step, World
+from tests.carrier_kit import NOW, build, cycles_with_restarts, fixture
+from tests.fakes.server import Stage, Step, World
 from tests.fakes.track17 import Track17Api
-from tests.helpers import make_app
 
 BASE = "https://carrier.test"
 N = "RR123456785CN"
@@ -141,17 +138,8 @@ async def test_each_number_registered_once_and_batches_of_40(tmp_path: Path) -> 
     """95 orders, three cycles each with a fresh adapter (a restart): 95 registrations in all, no call above 40."""
     world = scripted(95)
     api = Track17Api(world)
-    orders = [{"id": f"O{i}", "ordered_on": "2026-11-01", "tracking": n, "carrier": "17track"}
-              for i, n in enumerate(world.parcels)]
-    with FakeCarrierServer(world, [api]) as server:
-        for cycle in range(3):
-            carrier = build(Track17Carrier, base_url=server.url("17track"))
-            app = make_app({"monitor": {"timezone": "Europe/Paris", "poll_interval": "6h"}, "orders": orders}, carrier)
-            store = Store.in_dir(tmp_path)
-            result = await run_cycle(app, store, NOW + timedelta(hours=7 * cycle), None)
-            store.close()
-            assert result.polled == 95
-        log = server.requests("17track")
+    results, log = await cycles_with_restarts(tmp_path, Track17Carrier, api)
+    assert [r.polled for r in results] == [95, 95, 95]
     sizes = [len(json.loads(r.body)) for r in log]
     sent = sorted(i["number"] for r in log if r.path == "/register" for i in json.loads(r.body))
     assert sent == sorted(api.registrations) == sorted(world.parcels)  # each once, across cycles and restarts

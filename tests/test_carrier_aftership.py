@@ -13,12 +13,9 @@ from carriers.aftership import AfterShipCarrier, created_key
 from carriers.errors import AuthError, BadPayloadError, NotFoundError, RateLimitedError, UnavailableError
 from carriers.model import EventKind as K
 from carriers.model import Status
-from monitor.cycle import run_cycle
-from monitor.store import Store
-from tests.carrier_kit import NOW, build, fixture
+from tests.carrier_kit import NOW, build, cycles_with_restarts, fixture
 from tests.fakes.aftership import AfterShipApi
-from tests.fakes.server import FakeCarrierServer, Stage, Step, World
-from tests.helpers import make_app
+from tests.fakes.server import Stage, Step, World
 
 BASE = "https://carrier.test"
 N = "EE123456785CN"
@@ -130,17 +127,9 @@ async def test_each_number_created_once_and_batches_of_50(tmp_path: Path) -> Non
     for i in range(120):
         world.add(f"EE{i:09d}CN", Step(NOW - timedelta(days=3), Stage.PICKED_UP, "Accepted", "Shenzhen", "CN"))
     api = AfterShipApi(world)
-    orders = [{"id": f"O{i}", "ordered_on": "2026-11-01", "tracking": n, "carrier": "aftership"}
-              for i, n in enumerate(world.parcels)]
-    with FakeCarrierServer(world, [api]) as server:
-        for cycle in range(3):
-            carrier = build(AfterShipCarrier, base_url=server.url("aftership"))
-            app = make_app({"monitor": {"timezone": "Europe/Paris", "poll_interval": "6h"}, "orders": orders}, carrier)
-            store = Store.in_dir(tmp_path)
-            result = await run_cycle(app, store, NOW + timedelta(hours=7 * cycle), None)
-            store.close()
-            assert result.polled == 120 and not [f for f in result.findings if f.kind.value == "source_failing"]
-        log = server.requests("aftership")
+    results, log = await cycles_with_restarts(tmp_path, AfterShipCarrier, api)
+    for result in results:
+        assert result.polled == 120 and not [f for f in result.findings if f.kind.value == "source_failing"]
     posts = [json.loads(r.body)["tracking_number"] for r in log if r.method == "POST"]
     lists = [r.query["tracking_numbers"][0].split(",") for r in log if r.method == "GET"]
     assert sorted(posts) == sorted(world.parcels) and all(r.status < 300 for r in log)
