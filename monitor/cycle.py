@@ -56,6 +56,11 @@ RATE_LIMIT_WAIT = timedelta(minutes=5)  # after a 429 that did not say how long 
 
 def next_poll(result: Shipment | CarrierError, now: datetime, interval: timedelta, carrier: Carrier) -> datetime | None:
     """When to ask about this number again; None when its status is final (deadline rules keep running)."""
+    if isinstance(result, RateLimitedError | AuthError):
+        if isinstance(result, RateLimitedError) and result.number:
+            # Refused alone (17TRACK's registration quota): this number waits its own time, the others go on.
+            return now + (timedelta(seconds=result.retry_after) if result.retry_after else RATE_LIMIT_WAIT)
+        return now  # stays due: the carrier-wide wait decides when it is asked
     if isinstance(result, Shipment):
         if result.status.is_final:
             return None
@@ -116,29 +121,25 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
         todo = sorted(numbers, key=lambda n: (getattr(before.get((carrier.id, n)), "last_polled", None) or never, n))
         slots = asyncio.Semaphore(getattr(carrier.settings, "concurrency", 1))
         told_to_wait = asyncio.Event()
-        auth_logged: list[str] = []
-        rejected_before = carrier.id in cstates and cstates[carrier.id].auth_failed_since is not None
+        key_rejected = carrier.id in cstates and cstates[carrier.id].auth_failed_since is not None
 
         async def one_batch(batch: list[str]) -> None:
+            nonlocal key_rejected
             async with slots:
                 if told_to_wait.is_set():
                     return  # the rest stays due and is asked once the wait is over
                 results = await _fetch(carrier, batch)
             asked.update((carrier.id, n) for n in batch)
             _log_transitions(carrier.id, results, before)
-            wait, reason = _imposed_wait(results, now, interval)
+            auth = next((r for r in results.values() if isinstance(r, AuthError)), None)
+            wait, reason = _imposed_wait(results, auth, interval)
             if wait:
                 told_to_wait.set()
-            auth = next((r for r in results.values() if isinstance(r, AuthError)), None)
-            if auth is not None and not rejected_before and not auth_logged:
-                auth_logged.append(carrier.id)  # once per carrier, not once per number
+            if auth is not None and not key_rejected:
+                key_rejected = True  # said once per carrier, not once per number
                 log.error("%s: %s; not asked again until the configuration is reloaded", carrier.id,
                           auth.args[0] if auth.args else "credentials rejected")
-            # A number the carrier refused to answer stays due: the carrier-wide wait decides when it is asked.
-            # One refused alone (17TRACK's registration quota) waits its own time; the others go on.
-            polls = {n: _retry_at(r, now) if isinstance(r, RateLimitedError) and r.number
-                     else now if isinstance(r, RateLimitedError | AuthError) else next_poll(r, now, interval, carrier)
-                     for n, r in results.items()}
+            polls = {n: next_poll(r, now, interval, carrier) for n, r in results.items()}
             # One transaction per poll result: a crash loses at most the batches in flight.
             outcome = PollOutcome(results, polls, carrier.budget.drain(), now + wait if wait else None, reason)
             totals[1] += store.record_poll(carrier.id, outcome, now)
@@ -160,12 +161,7 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
     return totals[0], totals[1]
 
 
-def _retry_at(error: RateLimitedError, now: datetime) -> datetime:
-    """When a number the carrier told us to wait for may be asked again."""
-    return now + (timedelta(seconds=error.retry_after) if error.retry_after else RATE_LIMIT_WAIT)
-
-
-def _imposed_wait(results: FetchResult, now: datetime, interval: timedelta) -> tuple[timedelta | None, str]:
+def _imposed_wait(results: FetchResult, auth: AuthError | None, interval: timedelta) -> tuple[timedelta | None, str]:
     """How long the carrier told us to stay away (429, quota), or a rejected key's pause, with why.
 
     Only a wait for the whole call (an error without a number) blocks the carrier: a per-number one (17TRACK's
@@ -175,7 +171,7 @@ def _imposed_wait(results: FetchResult, now: datetime, interval: timedelta) -> t
     if limited:
         seconds = max((r.retry_after or 0.0) for r in limited)
         return (timedelta(seconds=seconds) if seconds else RATE_LIMIT_WAIT), str(limited[0].args[0])
-    if auth := next((r for r in results.values() if isinstance(r, AuthError)), None):
+    if auth is not None:
         # Never retried: the key will not fix itself. A reload or restart (maybe with a new key) lifts the pause.
         return interval, str(auth.args[0] if auth.args else "credentials rejected")
     return None, ""
