@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from tests.fakes.server import FakeApi, Request, Response, Stage, Step, iso
+from tests.fakes.server import FakeApi, Request, Response, Stage, iso
 
 CODES = {
     Stage.INFO_RECEIVED: "DR1", Stage.PICKED_UP: "PC1", Stage.EXPORTED: "ET2", Stage.ARRIVED: "ET3",
@@ -51,7 +51,3 @@ class LaPosteApi(FakeApi):
             },
         }
 
-
-def script_step(step: Step) -> str:
-    """The code a step becomes (for assertions)."""
-    return CODES[step.stage]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -228,8 +228,3 @@ def iso(at: datetime, offset: bool = True) -> str:
     """A timestamp as carriers write it: ISO 8601 with (or, some carriers, without) an offset."""
     return at.isoformat(timespec="seconds") if offset else at.replace(tzinfo=None).isoformat(timespec="seconds")
 
-
-def each_visible(world: World, numbers: list[str]) -> Iterator[tuple[str, list[Step] | None]]:
-    """(number, visible steps or None) for each number asked."""
-    for n in numbers:
-        yield n, world.visible(n)
