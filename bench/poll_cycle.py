@@ -51,8 +51,8 @@ def main() -> int:
     ap.add_argument("--latency", type=float, default=0.050)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d, FakeCarrierServer(world(args.orders), [], args.latency) as server:
-        server.apis["laposte"] = LaPosteApi(server.world)
+    parcels = world(args.orders)
+    with tempfile.TemporaryDirectory() as d, FakeCarrierServer(parcels, [LaPosteApi(parcels)], args.latency) as server:
         tmp = Path(d)
         cfg = tmp / "config.toml"
         cfg.write_text(watchlist(args.orders, server.url("laposte"), args.concurrency))

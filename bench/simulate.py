@@ -80,8 +80,7 @@ async def simulate(args: argparse.Namespace) -> int:
         world.add(number, *steps)
     tick = timedelta(minutes=args.tick)
     wall = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d, FakeCarrierServer(world, []) as server:
-        server.apis["laposte"] = LaPosteApi(world)
+    with tempfile.TemporaryDirectory() as d, FakeCarrierServer(world, [LaPosteApi(world)]) as server:
         cfg = Path(d) / "config.toml"
         cfg.write_text(watchlist(args.orders, server.url("laposte")))
         app = load_app(cfg, lambda: clock[0])
