@@ -71,17 +71,8 @@ class EnvSettings(BaseSettings):
 
 def carrier_secrets(cid: str, cls: type[Carrier]) -> dict[str, str]:
     """Credentials for one carrier from TRACKING_MONITOR_<ID>_<KEY> or a `<id>_<key>` file in the secrets dir."""
-    found: dict[str, str] = {}
-    directory = secrets_dir()
-    for name in CREDENTIAL_FIELDS:
-        if name not in cls.Settings.model_fields:
-            continue
-        value = os.environ.get(f"TRACKING_MONITOR_{env_id(cid)}_{name.upper()}")
-        if value is None and directory is not None and (directory / f"{cid}_{name}").is_file():
-            value = (directory / f"{cid}_{name}").read_text(encoding="utf-8")
-        if value and value.strip():
-            found[name] = value.strip()
-    return found
+    found = {name: read_secret(f"{cid}_{name}") for name in CREDENTIAL_FIELDS if name in cls.Settings.model_fields}
+    return {name: value for name, value in found.items() if value}
 
 
 def config_path(cli_value: Path | None) -> Path:
@@ -143,8 +134,8 @@ def read_secret(name: str) -> str | None:
 
 
 def secret_env(name: str) -> str:
-    """The environment variable that holds a named secret."""
-    return f"TRACKING_MONITOR_{name.upper()}"
+    """The environment variable that holds a named secret (17track_api_key -> TRACKING_MONITOR_17TRACK_API_KEY)."""
+    return f"TRACKING_MONITOR_{env_id(name)}"
 
 
 @dataclass(frozen=True)
