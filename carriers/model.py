@@ -79,6 +79,8 @@ class TrackingEvent:
     location: str = ""
     code: str = ""  # the carrier's own code, kept verbatim
     source: str = ""  # carrier id that reported it
+    # The key as the state stored it: a history read back from the state need not hash its events again.
+    stored_key: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
@@ -87,8 +89,13 @@ class TrackingEvent:
     @property
     def key(self) -> str:
         """Stable identity of the event, so a re-poll never stores it twice."""
-        raw = "\x1f".join((self.time.isoformat(), self.code, self.description, self.location))
-        return hashlib.blake2s(raw.encode(), digest_size=10).hexdigest()
+        return self.stored_key or event_key(self.time, self.code, self.description, self.location)
+
+
+def event_key(time: datetime, code: str, description: str, location: str) -> str:
+    """TrackingEvent.key of an event with these fields."""
+    raw = "\x1f".join((time.isoformat(), code, description, location))
+    return hashlib.blake2s(raw.encode(), digest_size=10).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

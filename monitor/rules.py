@@ -57,6 +57,27 @@ class Kind(StrEnum):
 ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED))
 
 
+class EventIndex(NamedTuple):
+    """Where a history's events say something the rules look for; it changes only with the events."""
+
+    unusual: tuple[int, ...] = ()  # positions of the unusual events (returned, held in customs…)
+    delivery: int = -1  # position of the last delivery scan; -1: none
+
+
+_NO_EVENTS = EventIndex()
+
+
+def index_events(events: tuple[TrackingEvent, ...]) -> EventIndex:
+    """The EventIndex of `events`, oldest first."""
+    kinds = [event.kind for event in events]
+    if not kinds:
+        return _NO_EVENTS
+    # Scanned in C: most histories have no unusual event.
+    unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
+    delivery = len(kinds) - 1 - kinds[::-1].index(_DELIVERED_EVENT) if _DELIVERED_EVENT in kinds else -1
+    return EventIndex(unusual, delivery)
+
+
 @dataclass(frozen=True, slots=True)
 class History:
     """What the state knows about an order's tracking number; empty when it has none."""
@@ -67,6 +88,13 @@ class History:
     number_since: datetime | None = None  # when the monitor first saw the number
     failing_since: datetime | None = None
     last_error: str = ""
+    # Worked out here when not given: the state keeps it with the events, so a cycle does not scan
+    # every event of every order again when only a few have news.
+    index: EventIndex = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            object.__setattr__(self, "index", index_events(self.events))
 
 
 class Policy(NamedTuple):
@@ -191,18 +219,14 @@ def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = No
 class _Ctx:
     """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "unusual", "delivered_at", "local_today")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "local_today")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
         self.order, self.hist, self.rules = order, hist, policy.rules
         self.now = now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         self.local_today = _local_day(self.now, self.zone)
-        # The events' kinds are read once and scanned in C: a delivery anywhere, and the unusual events
-        # (returned, held in customs…), which most histories do not have.
-        kinds = [event.kind for event in hist.events]
-        self.unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
-        received = _delivered_at(order, hist, kinds, policy.zone)
+        received = delivered_at(order, hist, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
         self.delivered_at = received if received is not None and received <= self.now else None
 
@@ -256,15 +280,10 @@ def _local_day(now: datetime, zone: ZoneInfo) -> date:
 
 def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
     """When the parcel was received: the buyer's delivered_on, else the carrier's delivery; None if not yet."""
-    return _delivered_at(order, hist, [event.kind for event in hist.events], zone)
-
-
-def _delivered_at(order: Order, hist: History, kinds: list[EventKind], zone: ZoneInfo) -> datetime | None:
-    """delivered_at() with the events' kinds already read."""
     if order.delivered_on is not None:
         return instant(order.delivered_on, zone)
-    if _DELIVERED_EVENT in kinds:
-        return hist.events[len(kinds) - 1 - kinds[::-1].index(_DELIVERED_EVENT)].time  # the last delivery scan
+    if (at := hist.index.delivery) >= 0:
+        return hist.events[at].time  # the last delivery scan
     if hist.status is _DELIVERED_STATUS:
         return hist.events[-1].time if hist.events else None
     return None
@@ -353,7 +372,7 @@ def exceptions(c: _Ctx, found: list[Finding]) -> None:
     """One finding per unusual event (returned, held in customs, failed delivery…), never repeated."""
     events = c.hist.events
     last_index = len(events) - 1
-    for i in c.unusual:
+    for i in c.hist.index.unusual:
         event = events[i]
         if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not _DAMAGED:
             continue  # the parcel arrived after all: an earlier hitch is no longer news, unless it was damaged

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 
 from carriers.errors import AuthError, CarrierError, NotFoundError, RateLimitedError
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
 from monitor.errors import StateError
-from monitor.rules import Finding, History
+from monitor.rules import EventIndex, Finding, History, index_events
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -55,6 +56,12 @@ _ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "claimed_by": "INTEGER",  # pid of the process sending it now; a dead pid's claim is void
     },
 }
+
+
+_Timeline = tuple[tuple[TrackingEvent, ...], EventIndex]  # one number's events, oldest first, and their index
+_NO_TIMELINE: _Timeline = ((), EventIndex())
+_EVENT_ROWS = "SELECT carrier, number, time, kind, code, description, location, key FROM events"
+_event_time = attrgetter("time")
 
 
 def _ts(value: datetime) -> str:
@@ -209,6 +216,8 @@ class Store:
             self.db.executescript(_SCHEMA)
             self._add_columns()
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._timelines: dict[tuple[str, str], _Timeline] = {}  # see _timelines_of
+            self._events_read = 0  # the rowid of the last events row in _timelines
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: cannot open the state database: {exc}") from None
         except OSError as exc:
@@ -365,28 +374,63 @@ class Store:
         return added
 
     def histories(self, wanted: Sequence[tuple[str, str, str]]) -> dict[str, History]:
-        """History per order id for (order_id, carrier, number) triples, read in three queries."""
+        """History per order id for (order_id, carrier, number) triples."""
         states = self.shipment_states()
         since = {(o, n): _dt(t) for o, n, t in self.db.execute("SELECT order_id, number, first_seen FROM numbers")}
-        events: dict[tuple[str, str], list[TrackingEvent]] = {}
-        for c, n, t, k, code, text, loc in self.db.execute(
-            "SELECT carrier, number, time, kind, code, description, location FROM events ORDER BY time"
-        ):
-            events.setdefault((c, n), []).append(
-                TrackingEvent(datetime.fromisoformat(t), _kind(k), text, loc, code, c)
-            )
+        timelines = self._timelines_of({(c, n) for _, c, n in wanted})
         out = {}
         for order_id, carrier, number in wanted:
             st = states.get((carrier, number))
+            events, index = timelines[carrier, number]
             out[order_id] = History(
                 carrier=carrier,
                 status=st.status if st else None,
-                events=tuple(events.get((carrier, number), ())),
+                events=events,
                 number_since=since.get((order_id, number)),
                 failing_since=st.failing_since if st else None,
                 last_error=st.last_error if st else "",
+                index=index,
             )
         return out
+
+    def _timelines_of(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _Timeline]:
+        """The events of these (carrier, number) pairs, oldest first, with their index.
+
+        Kept between calls, reading only the rows added since: events are only ever inserted, so their rowids
+        grow (also when another process adds them), and a cycle where few parcels moved reads few rows.
+        """
+        db, cache = self.db, self._timelines
+        top = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
+        if top < self._events_read:  # the table was rebuilt under us (a restored backup): read it all again
+            cache.clear()
+            self._events_read = 0
+        for gone in cache.keys() - keys:  # orders no longer watched need not stay in memory
+            del cache[gone]
+        grown: dict[tuple[str, str], list[TrackingEvent]] = {}
+        missing = keys - cache.keys()
+        if self._events_read:  # numbers newly watched: their older rows, number by number
+            for c, n in missing:
+                self._add_rows(grown, keys, db.execute(f"{_EVENT_ROWS} WHERE carrier=? AND number=? AND rowid<=?"
+                                                      " ORDER BY rowid", (c, n, self._events_read)))
+        self._add_rows(grown, keys, db.execute(f"{_EVENT_ROWS} WHERE rowid>? AND rowid<=? ORDER BY rowid",
+                                               (self._events_read, top)))
+        self._events_read = top
+        for key in missing - grown.keys():
+            cache[key] = _NO_TIMELINE
+        for key, new in grown.items():
+            old = cache[key][0] if key in cache else ()
+            # Stable: events at the same time keep the order they were stored in.
+            events = tuple(sorted((*old, *new), key=_event_time))
+            cache[key] = (events, index_events(events))
+        return cache
+
+    @staticmethod
+    def _add_rows(grown: dict[tuple[str, str], list[TrackingEvent]], keys: set[tuple[str, str]],
+                  rows: Iterable[tuple[str, str, str, str, str, str, str, str]]) -> None:
+        for c, n, t, k, code, text, loc, key in rows:
+            if (c, n) in keys:
+                grown.setdefault((c, n), []).append(TrackingEvent(datetime.fromisoformat(t), _kind(k), text, loc, code,
+                                                                  c, key))
 
     # ------------------------------------------------------------ notification log and outbox
 
