@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from carriers.base import Carrier, Clock, build_settings, load_registry
 from carriers.detect import AGGREGATORS, rank
 from carriers.http import CREDENTIAL_FIELDS, env_id
 from monitor.errors import ConfigError, Problem
-from monitor.rules import Finding, Severity
+from monitor.rules import Finding, Policy, Severity, order_policies
 from monitor.store import default_state_dir
 from monitor.watchlist import (
     Order,
@@ -177,6 +178,12 @@ class App:
     carriers: dict[str, Carrier]
     skipped: dict[str, str]  # carrier id -> why it cannot be used
     destinations: dict[str, Destination] = field(default_factory=dict)  # by id
+
+    @cached_property
+    def policies(self) -> list[tuple[Order, Policy]]:
+        """Each order with its effective rules, zone and language; a reload builds a new App."""
+        m = self.watchlist.monitor
+        return order_policies(self.watchlist.orders, self.watchlist.rules, m.zone, m.language)
 
     @property
     def state_dir(self) -> Path:

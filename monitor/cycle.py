@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from carriers.base import Carrier, FetchResult
 from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, RateLimitedError, UnavailableError
@@ -19,7 +18,7 @@ from monitor.messages import render
 from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate
 from monitor.store import CarrierState, PollOutcome, ShipmentState, Store
-from monitor.watchlist import Order, Rules
+from monitor.watchlist import Order
 
 log = logging.getLogger("tracking_monitor.cycle")
 
@@ -221,23 +220,19 @@ def order_histories(app: App, store: Store) -> dict[str, History]:
 
 def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, History] | None = None) -> list[Finding]:
     """Every finding that holds now, over all orders; pass `histories` when they were already read."""
-    wl = app.watchlist
     if histories is None:
         histories = order_histories(app, store)
-    return evaluate_orders(wl.orders, histories, now, wl.rules, wl.monitor.zone, wl.monitor.language)
+    return evaluate_orders(app.policies, histories, now)
 
 
-def evaluate_orders(orders: Sequence[Order], histories: dict[str, History], now: datetime, base: Rules,
-                    zone: ZoneInfo, lang: str) -> list[Finding]:
+def evaluate_orders(policies: Sequence[tuple[Order, Policy]], histories: dict[str, History], now: datetime
+                    ) -> list[Finding]:
     """The rules over every order that is not archived (bench/rules.py times exactly this)."""
     out: list[Finding] = []
     empty = History()
-    shared = Policy(base, zone, lang)  # most orders override no rule: one Policy serves them all
-    for order in orders:
-        rules = order.rules(base)
+    for order, policy in policies:
         # An archived order (by the buyer, or its windows are closed) has nothing left to warn about.
-        out.extend(evaluate(order, histories.get(order.id, empty), now, shared if rules is base else
-                            Policy(rules, zone, lang), skip_closed=True))
+        out.extend(evaluate(order, histories.get(order.id, empty), now, policy, skip_closed=True))
     return out
 
 

@@ -1,7 +1,7 @@
 """The buyer's rules as pure functions: (order, tracking history, now, policy) -> findings. No I/O here."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -105,6 +105,12 @@ class Policy(NamedTuple):
     language: str = "en"
 
 
+def order_policies(orders: Sequence[Order], base: Rules, zone: ZoneInfo, lang: str) -> list[tuple[Order, Policy]]:
+    """Each order with its Policy: worked out once per load of the watchlist, not at every cycle."""
+    shared = Policy(base, zone, lang)  # most orders override no rule: one Policy serves them all
+    return [(order, shared if (rules := order.rules(base)) is base else Policy(rules, zone, lang)) for order in orders]
+
+
 Texts = tuple[str, str, str]  # (title, message, action)
 
 
@@ -122,7 +128,6 @@ class Finding:
     texts: Texts | Callable[[], Texts] = field(compare=False, repr=False)
     due: datetime | None
     key: str  # one per episode: the notification log never sends the same key twice
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def title(self) -> str:
@@ -219,16 +224,20 @@ def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = No
 class _Ctx:
     """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "local_today")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
         self.order, self.hist, self.rules = order, hist, policy.rules
-        self.now = now.astimezone(UTC)
+        self.now = now if now.tzinfo is UTC else now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
-        self.local_today = _local_day(self.now, self.zone)
         received = delivered_at(order, hist, policy.zone)
         # A delivered_on typed in the future (wrong year) must not silence the deadline alerts.
         self.delivered_at = received if received is not None and received <= self.now else None
+
+    @property
+    def local_today(self) -> date:
+        """Today in the watchlist's zone (only some rules and texts need it)."""
+        return _local_day(self.now, self.zone)
 
     def local(self, value: datetime) -> datetime:
         """An instant in the watchlist's zone, for display."""

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from carriers.model import EventKind, Status, TrackingEvent
-from monitor.rules import ORDER_KINDS, Finding, History, Kind, Policy, Severity, evaluate
+from monitor.rules import ORDER_KINDS, Finding, History, Kind, Policy, Severity, evaluate, order_policies
 from monitor.watchlist import Order, Rules
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -446,6 +446,16 @@ def test_base_rules_apply_without_override() -> None:
     assert Kind.STALLED in kinds(run(T, hist(ev(EVENT_AT)), EVENT_AT + timedelta(days=2), stalled_after="2d"))
     o = order(tracking=TRACKING, stalled_after="9d")
     assert Kind.STALLED not in kinds(run(o, hist(ev(EVENT_AT)), EVENT_AT + timedelta(days=2), stalled_after="2d"))
+
+
+def test_order_policies_share_the_base_and_apply_overrides() -> None:
+    """Worked out once per load: orders with no override share one Policy; an override gets its own rules."""
+    base = Rules(stalled_after="2d", long_wait_after="40d")
+    (_, plain), (_, other), (_, own) = order_policies(
+        [order(id="P"), order(id="Q"), order(id="R", stalled_after="9d")], base, PARIS, "fr")
+    assert plain is other and plain == Policy(base, PARIS, "fr")
+    assert own.rules.stalled_after == timedelta(days=9) and own.rules.long_wait_after == timedelta(days=40)
+    assert (own.zone, own.language) == (PARIS, "fr")
 
 
 # ---------------------------------------------------------------- every kind: texts and dedupe keys
