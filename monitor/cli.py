@@ -94,6 +94,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _load_at(opts: Opts, now: str | None) -> tuple[App, datetime]:
+    """The app and the instant to evaluate at (--now, read in the watchlist's zone); its clock gives that instant."""
+    holder = [_now()]
+    app = _load(opts, lambda: holder[0])
+    holder[0] = _parse_now(now, app)
+    if now is not None and app.watchlist.monitor.shift_dates_from is not None:
+        app = _load(opts, lambda: holder[0])  # the dates move with the day evaluated, not the day it runs
+    return app, holder[0]
+
+
 def _parse_now(text: str | None, app: App) -> datetime:
     """--now as an aware instant; a bare date or naive time is in the watchlist's zone."""
     if text is None:
@@ -143,9 +153,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON array of the findings sent.")] = False,
 ) -> None:
     """Run one full cycle (poll what is due, evaluate, notify) and exit."""
-    holder: list[datetime] = [_now()]
-    app = _load(ctx.obj, lambda: holder[0])
-    holder[0] = _parse_now(now, app)
+    app, at = _load_at(ctx.obj, now)
     out = sys.stderr if as_json else sys.stdout
     try:
         store = Store.in_dir(app.state_dir)
@@ -155,7 +163,7 @@ def check(
             real, store = store, store.snapshot()
             real.close()
         notifier = None if dry_run else Notifier.for_app(app, store, out)
-        result = asyncio.run(_cycle(app, store, holder[0], notifier))
+        result = asyncio.run(_cycle(app, store, at, notifier))
     except MonitorError as exc:
         _fail(exc)
     if dry_run and not as_json:
@@ -182,8 +190,7 @@ def status(
     show_all: Annotated[bool, typer.Option("--all", help="Include archived orders.")] = False,
 ) -> None:
     """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
-    app = _load(ctx.obj, _now)
-    at = _parse_now(now, app)
+    app, at = _load_at(ctx.obj, now)
     try:
         store = Store.in_dir(app.state_dir)
         histories = order_histories(app, store)
@@ -322,11 +329,10 @@ def report(
     fmt = (fmt or {"htm": "html", "markdown": "md"}.get(suffix, suffix if suffix in FORMATS else "md")).lower()
     if fmt not in FORMATS:
         _usage(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    app = _load(ctx.obj, _now)
+    app, at = _load_at(ctx.obj, now)
     lang = language or app.watchlist.monitor.language
     if lang not in LANGUAGES:
         _usage(f"--language: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
-    at = _parse_now(now, app)
     order = app.watchlist.order(order_id)
     try:
         if order is None:

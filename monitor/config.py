@@ -30,6 +30,7 @@ from monitor.watchlist import (
     problem_at,
     problems_from,
     read_text,
+    shifted,
     validate_data,
 )
 
@@ -236,6 +237,7 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     registry = load_registry()
     text = read_text(path)  # read once: carrier-table errors are located in the same text that was validated
     watchlist = validate_data(parse_toml(text, path), text, path, registry)
+    watchlist = shifted(watchlist, clock().astimezone(watchlist.monitor.zone).date())
     carriers, skipped = _build_carriers(registry, watchlist, text, path, clock)
     wanted = set(watchlist.carriers) | {o.carrier for o in watchlist.orders}
     for cid in sorted(wanted & set(skipped)):

@@ -154,6 +154,9 @@ class MonitorSection(_Section):
     language: Literal["en", "fr"] = "en"
     poll_interval: Duration = timedelta(hours=6)
     state_dir: Path | None = None
+    # For demonstrations and tests: the orders' dates were written as if today were this day, and move
+    # forward with the calendar, so an example file keeps showing the same alerts. See shifted().
+    shift_dates_from: Day | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -844,3 +847,20 @@ class _Locator:
         if best is None:  # a key only ever written as a table header, like [[order]] for ("order",)
             best = next((lineno for path, lineno in self.entries if path[: len(loc)] == loc), None)
         return best
+
+
+def shifted(watchlist: Watchlist, today: date) -> Watchlist:
+    """The watchlist with every date of every order moved by the days from [monitor].shift_dates_from to `today`."""
+    start = watchlist.monitor.shift_dates_from
+    if start is None or start == today:
+        return watchlist
+    delta = today - start
+
+    def move(model: _Section) -> dict[str, Any]:
+        # Every field holding a date or date-time, whatever its name: a date field added later moves too.
+        return {name: value + delta for name in type(model).model_fields
+                if isinstance(value := getattr(model, name), date)}
+
+    orders = [o.model_copy(update={**move(o), **({"dispute": o.dispute.model_copy(update=move(o.dispute))}
+                                                 if o.dispute else {})}) for o in watchlist.orders]
+    return watchlist.model_copy(update={"orders": orders})

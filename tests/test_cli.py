@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -43,15 +44,19 @@ def invoke(*args: str, config: Path | None = EXAMPLE):  # type: ignore[no-untype
     return CliRunner().invoke(cli, [*pre, *args])
 
 
-def test_first_check_shows_every_kind_then_nothing() -> None:
-    """The example shows every finding kind on a first run; a second check right after prints []."""
-    first = invoke("check", "--now", NOW, "--json")
+# The day the example's dates were written, then later days (shift_dates_from moves its dates along): past
+# midnight, Chinese New Year 2027, a DST change, Golden Week 2030, late in the evening years later.
+@pytest.mark.parametrize("now", [NOW, "2026-11-22T00:20", "2027-02-06T13:00", "2027-03-28T02:30",
+                                 "2030-10-01T09:00", "2033-06-30T23:40"])
+def test_first_check_shows_every_kind_then_nothing(now: str) -> None:
+    """The example shows every finding kind on a first run, whatever the day; a second check right after prints []."""
+    first = invoke("check", "--now", now, "--json")
     assert first.exit_code == 0, first.output
     found = json.loads(first.stdout)
-    assert {f["kind"] for f in found} == ALL_KINDS
+    assert {f["kind"] for f in found} == ALL_KINDS and len(found) == 15
     assert all(set(f) == {"order", "kind", "severity", "message", "action", "due"} for f in found)
     assert "[URGENT]" in first.stderr  # terminal alerts moved to stderr under --json
-    second = invoke("check", "--now", NOW, "--json")
+    second = invoke("check", "--now", now, "--json")
     assert second.exit_code == 0 and json.loads(second.stdout) == []
 
 
@@ -82,10 +87,16 @@ def test_french(tmp_path: Path) -> None:
     assert by_kind["protection_ending"]["action"].startswith("Ouvrez un litige maintenant")
 
 
-def test_now_moves_time() -> None:
-    """--now previews another day: a week later, the 3-day protection step has become 'ended'."""
-    later = json.loads(invoke("check", "--now", "2026-11-28T10:00", "--json", "--dry-run").stdout)
+def test_now_moves_time(tmp_path: Path) -> None:
+    """--now previews another day: a week later, the 3-day protection step has become 'ended'. (In a real file:
+    the example's shift_dates_from would move its dates along.)"""
+    cfg = tmp_path / "real.toml"
+    cfg.write_text(re.sub(r"(?m)^shift_dates_from.*\n", "", EXAMPLE.read_text(encoding="utf-8")), encoding="utf-8")
+    assert not re.search(r"(?m)^shift_dates_from", cfg.read_text(encoding="utf-8"))
+    later = json.loads(invoke("check", "--now", "2026-11-28T10:00", "--json", "--dry-run", config=cfg).stdout)
     assert ("8181000000000006", "protection_ended") in {(f["order"], f["kind"]) for f in later}
+    shifted = json.loads(invoke("check", "--now", "2026-11-28T10:00", "--json", "--dry-run").stdout)
+    assert ("8181000000000006", "protection_ending") in {(f["order"], f["kind"]) for f in shifted}
 
 
 def test_status_lists_every_order() -> None:

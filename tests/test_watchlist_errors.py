@@ -128,6 +128,8 @@ CASES = [
     bad("poll-interval-too-short", '[monitor]\npoll_interval = "1m"\n', "2", "monitor.poll_interval",
         'expected at least "5m"', 'got "1m"'),
     # --- [monitor] values
+    bad("shift-dates-from-words", '[monitor]\nshift_dates_from = "yesterday"\n', "2", "monitor.shift_dates_from",
+        "expected a date like 2026-12-16", 'got "yesterday"'),
     bad("timezone-typo", '[monitor]\ntimezone = "Europe/Pari"\n', "2", "monitor.timezone",
         'unknown time zone "Europe/Pari"', 'did you mean "Europe/Paris"?'),
     bad("timezone-nonsense", '[monitor]\ntimezone = "Mars/Olympus_Mons"\n', "2", "monitor.timezone",
