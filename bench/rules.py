@@ -174,7 +174,8 @@ def main() -> int:
     ap.add_argument("--lang", default="en", choices=("en", "fr"))
     ap.add_argument("--seed", type=int, default=20260928)
     ap.add_argument("--now", type=datetime.fromisoformat, help="another fixed instant (aware ISO), e.g. near a holiday")
-    ap.add_argument("--breakdown", action="store_true", help="also time the loop without evaluate(), and without gc")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time what a cycle no longer does (policies, event indexes), and a run without gc")
     args = ap.parse_args()
     now = args.now or NOW
 
