@@ -7,6 +7,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from monitor.messages import render
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
 from monitor.store import Store
+from monitor.watchlist import shifted
 
 log = logging.getLogger("tracking_monitor")
 
@@ -72,8 +74,10 @@ class Daemon:
         async with self._lock:
             self.cycle_started = time.monotonic()
             try:
+                now = self.clock()
+                self._follow_the_calendar(now)
                 self.last = await asyncio.wait_for(
-                    run_cycle(self.app, self.store, self.clock(), None), CYCLE_TIMEOUT.total_seconds()
+                    run_cycle(self.app, self.store, now, None), CYCLE_TIMEOUT.total_seconds()
                 )
                 self.deliver_now()
                 r = self.last
@@ -86,6 +90,13 @@ class Daemon:
             finally:
                 self.cycle_started = None
         self.sd.status(self.status_line())
+
+    def _follow_the_calendar(self, now: datetime) -> None:
+        """A demo watchlist's dates (shift_dates_from) move on at midnight, as the demo carrier's shipments do."""
+        wl = self.app.watchlist
+        moved = shifted(wl, now.astimezone(wl.monitor.zone).date())
+        if moved is not wl:
+            self.app = replace(self.app, watchlist=moved)  # a new App: its per-order policies are worked out again
 
     def deliver_now(self) -> None:
         """Start a delivery run beside whatever runs: rows another run is sending are claimed, so none goes twice."""

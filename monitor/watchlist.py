@@ -863,4 +863,6 @@ def shifted(watchlist: Watchlist, today: date) -> Watchlist:
 
     orders = [o.model_copy(update={**move(o), **({"dispute": o.dispute.model_copy(update=move(o.dispute))}
                                                  if o.dispute else {})}) for o in watchlist.orders]
-    return watchlist.model_copy(update={"orders": orders})
+    # The result says its dates are today's, so shifting it again on a later day moves them by the days since.
+    return watchlist.model_copy(update={"orders": orders,
+                                        "monitor": watchlist.monitor.model_copy(update={"shift_dates_from": today})})

@@ -38,10 +38,20 @@ def test_every_order_date_moves_by_the_days_since(today: date, days: int) -> Non
     assert b.ordered_on == datetime(2026, 11, 2, 23, 30) + delta
     assert (a.tracking, a.refund_window, a.stalled_after, b.shop) == ("LP00123456789FR", timedelta(days=15),
                                                                       timedelta(days=9), "Temu")
-    assert after.monitor == before.monitor and after.rules == before.rules
+    assert after.monitor == before.monitor.model_copy(update={"shift_dates_from": today})
+    assert after.rules == before.rules
 
 
 def test_a_real_watchlist_is_left_as_it_is() -> None:
     """Without the key, nothing moves."""
     plain = watchlist(None)
     assert shifted(plain, date(2030, 1, 1)) is plain
+
+
+def test_shifting_a_shifted_watchlist_moves_it_by_the_days_since() -> None:
+    """A daemon shifts its watchlist again each new day: two steps land where one would."""
+    start = watchlist(date(2026, 11, 21))
+    twice = shifted(shifted(start, date(2026, 11, 25)), date(2027, 1, 3))
+    once = shifted(start, date(2027, 1, 3))
+    assert twice.orders == once.orders and twice.monitor.shift_dates_from == date(2027, 1, 3)
+    assert shifted(once, date(2027, 1, 3)) is once
