@@ -99,9 +99,7 @@ def _load_at(opts: Opts, now: str | None) -> tuple[App, datetime]:
     holder = [_now()]
     app = _load(opts, lambda: holder[0])
     holder[0] = _parse_now(now, app)
-    if now is not None and app.watchlist.monitor.shift_dates_from is not None:
-        app = _load(opts, lambda: holder[0])  # the dates move with the day evaluated, not the day it runs
-    return app, holder[0]
+    return app.on_day(holder[0]), holder[0]  # a demo watchlist's dates follow the day evaluated, not today
 
 
 def _parse_now(text: str | None, app: App) -> datetime:

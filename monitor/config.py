@@ -8,7 +8,8 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,12 @@ class App:
         m = self.watchlist.monitor
         return order_policies(self.watchlist.orders, self.watchlist.rules, m.zone, m.language)
 
+    def on_day(self, now: datetime) -> App:
+        """This app with a demo watchlist's dates (shift_dates_from) moved to the day of `now`; itself otherwise."""
+        wl = self.watchlist
+        moved = shifted(wl, now.astimezone(wl.monitor.zone).date())
+        return self if moved is wl else replace(self, watchlist=moved)  # a new App works out its policies again
+
     @property
     def state_dir(self) -> Path:
         """Where the state database lives."""
@@ -237,13 +244,12 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     registry = load_registry()
     text = read_text(path)  # read once: carrier-table errors are located in the same text that was validated
     watchlist = validate_data(parse_toml(text, path), text, path, registry)
-    watchlist = shifted(watchlist, clock().astimezone(watchlist.monitor.zone).date())
     carriers, skipped = _build_carriers(registry, watchlist, text, path, clock)
     wanted = set(watchlist.carriers) | {o.carrier for o in watchlist.orders}
     for cid in sorted(wanted & set(skipped)):
         log.warning("carrier %s skipped: %s", cid, skipped[cid])  # one line, never a crash
     destinations = _destinations(watchlist, text, path)
-    return App(path, watchlist, carriers, skipped, destinations)
+    return App(path, watchlist, carriers, skipped, destinations).on_day(clock())
 
 
 def _destinations(watchlist: Watchlist, text: str, path: Path) -> dict[str, Destination]:

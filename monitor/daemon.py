@@ -7,7 +7,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from monitor.messages import render
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
 from monitor.store import Store
-from monitor.watchlist import shifted
 
 log = logging.getLogger("tracking_monitor")
 
@@ -75,7 +73,7 @@ class Daemon:
             self.cycle_started = time.monotonic()
             try:
                 now = self.clock()
-                self._follow_the_calendar(now)
+                self.app = self.app.on_day(now)  # a demo watchlist's dates move on at midnight, as its shipments do
                 self.last = await asyncio.wait_for(
                     run_cycle(self.app, self.store, now, None), CYCLE_TIMEOUT.total_seconds()
                 )
@@ -90,13 +88,6 @@ class Daemon:
             finally:
                 self.cycle_started = None
         self.sd.status(self.status_line())
-
-    def _follow_the_calendar(self, now: datetime) -> None:
-        """A demo watchlist's dates (shift_dates_from) move on at midnight, as the demo carrier's shipments do."""
-        wl = self.app.watchlist
-        moved = shifted(wl, now.astimezone(wl.monitor.zone).date())
-        if moved is not wl:
-            self.app = replace(self.app, watchlist=moved)  # a new App: its per-order policies are worked out again
 
     def deliver_now(self) -> None:
         """Start a delivery run beside whatever runs: rows another run is sending are claimed, so none goes twice."""
