@@ -168,9 +168,7 @@ class FedexCarrier(OAuthCarrier):
         body = {"includeDetailedScans": True,
                 "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": n}} for n in numbers]}
         resp = await self.request("POST", "/track/v1/trackingnumbers", json=body, ok=(400, 404))
-        payload = self.json(resp)
-        if not isinstance(payload, dict):
-            raise BadPayloadError("answer is not an object", carrier=self.id)
+        payload = self.json_object(resp)
         if payload.get("errors") or resp.status_code != 200:
             err = (payload.get("errors") or [{}])[0]
             results = {n: error_of(err, n) for n in numbers}

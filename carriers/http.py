@@ -243,6 +243,13 @@ class HttpCarrier(Carrier):
         except (ValueError, UnicodeDecodeError):
             raise BadPayloadError(f"answer is not JSON (HTTP {resp.status_code})", carrier=self.id) from None
 
+    def json_object(self, resp: httpx.Response) -> dict[str, Any]:
+        """The body as a JSON object, or BadPayloadError naming the carrier."""
+        payload = self.json(resp)
+        if not isinstance(payload, dict):
+            raise BadPayloadError("answer is not an object", carrier=self.id)
+        return payload
+
 
 class OAuthCarrier(HttpCarrier):
     """A carrier using OAuth client credentials: the token is cached until shortly before it expires."""

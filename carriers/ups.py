@@ -153,9 +153,7 @@ class UpsCarrier(OAuthCarrier):
             headers = {"transId": uuid.uuid4().hex, "transactionSrc": TRANSACTION_SRC}
             resp = await self.request("GET", f"/api/track/v1/details/{number}", params={"locale": "en_US"},
                                       headers=headers, ok=(400, 404))
-            payload = self.json(resp)
-            if not isinstance(payload, dict):
-                raise BadPayloadError("answer is not an object", carrier=self.id)
+            payload = self.json_object(resp)
             out[number] = (error_of(payload, number, resp.status_code) if resp.status_code != 200
                            else guard(self.id, number, parse, payload, number))
         return out

@@ -195,9 +195,7 @@ class UspsCarrier(OAuthCarrier):
         for number in numbers:
             resp = await self.request("GET", f"/tracking/v3/tracking/{number}", params={"expand": "DETAIL"},
                                       ok=(400, 404))
-            payload = self.json(resp)
-            if not isinstance(payload, dict):
-                raise BadPayloadError("answer is not an object", carrier=self.id)
+            payload = self.json_object(resp)
             out[number] = (error_of(payload, number, resp.status_code) if resp.status_code != 200
                            else guard(self.id, number, parse, payload, number))
         return out

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from carriers.errors import AuthError, CarrierError, UnavailableError
+from carriers.errors import AuthError, BadPayloadError, CarrierError, UnavailableError
 from carriers.model import Shipment
 from tests.carrier_kit import NOW, fixture
 from tests.oauth_kit import BASE, IDS, SPECS, Spec
@@ -55,6 +55,15 @@ async def test_a_token_refused_twice_is_an_auth_error(s: Spec) -> None:
     with pytest.raises(AuthError):
         await s.carrier().fetch([s.number])
     assert (token.call_count, track.call_count) == (2, 2)  # exactly one refresh, then give up
+
+
+@respx.mock
+async def test_an_answer_that_is_not_an_object_is_a_bad_payload(s: Spec) -> None:
+    s.mock_token()
+    s.mock_track(httpx.Response(200, json=[{"trackingNumber": s.number}]))
+    with pytest.raises(BadPayloadError, match="answer is not an object") as err:
+        await s.carrier().fetch([s.number])
+    assert err.value.carrier == s.id
 
 
 @pytest.mark.parametrize("http", [400, 401])
