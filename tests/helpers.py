@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
 from carriers.base import Carrier, CarrierSettings, FetchResult
 from carriers.errors import CarrierError, NotFoundError
 from carriers.model import Shipment
+from monitor.cli import cli
 from monitor.config import App, Destination
 from monitor.watchlist import Watchlist
 
@@ -41,3 +44,8 @@ def make_app(data: dict[str, Any], carrier: Carrier | None = None, destinations:
     carriers = {carrier.id: carrier} if carrier else {}
     dests = destinations or [Destination.for_url(None)]
     return App(path, wl, carriers, {}, {d.id: d for d in dests})
+
+
+def invoke(config: Path, *args: str):  # type: ignore[no-untyped-def]
+    """`tracking-monitor --config CONFIG ARGS…` in this process."""
+    return CliRunner().invoke(cli, ["--config", str(config), *args])

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from monitor.cli import cli
 from monitor.daemon import Daemon
+from tests.helpers import invoke
 
 # A watchlist as a person writes it: comments everywhere, aligned values, an indented sub-table,
 # a list over several lines, a commented-out key, a comment block above a header.
@@ -62,10 +61,6 @@ def watchlist(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(HAND.replace("STATE", str(tmp_path / "state")), encoding="utf-8")
     return path
-
-
-def invoke(path: Path, *args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, ["--config", str(path), *args])
 
 
 # (name, command, numbers of HAND's lines that change or go, the line the new lines follow, the new lines,

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from monitor.cli import cli
+from tests.helpers import invoke
 from tests.notify_servers import Behaviour, http_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +32,6 @@ def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[P
                        '[[notify.destinations]]\nname = "broken"\nurl_secret = "broken_url"\nmin_severity = "urgent"\n'
                        '[[orders]]\nid = "8181000000000006"\nordered_on = 2026-10-05\nprotection_ends = 2026-11-23\n')
         yield cfg, good, bad, bad_port
-
-
-def invoke(cfg: Path, *args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, ["--config", str(cfg), *args])
 
 
 def test_notify_test_reports_each_destination(servers: tuple[Path, Behaviour, Behaviour, int]) -> None:
@@ -66,7 +61,7 @@ def test_notify_test_one_destination(servers: tuple[Path, Behaviour, Behaviour, 
 
 def test_notify_test_on_the_terminal() -> None:
     """With no destination configured the test message is printed, and that counts as delivered."""
-    result = CliRunner().invoke(cli, ["--config", str(ROOT / "config.example.toml"), "notify-test"])
+    result = invoke(ROOT / "config.example.toml", "notify-test")
     assert result.exit_code == 0
     assert result.stdout.startswith("[INFO] tracking-monitor: test message\n")
     assert result.stdout.splitlines()[-1] == "ok      terminal  printed above"

@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
-from monitor.cli import cli
 from monitor.report import canonical_sha256
 from monitor.report_html import COLORS
 from monitor.store import PollOutcome, Store
+from tests.helpers import invoke
 from tests.png import longest_vertical_run, read_png
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,10 +74,6 @@ def watchlist(tmp_path: Path) -> Path:
     result = invoke(path, "check", "--now", NOW)
     assert result.exit_code == 0, result.output
     return path
-
-
-def invoke(path: Path, *args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, ["--config", str(path), *args])
 
 
 def report(path: Path, order: str, fmt: str, *more: str) -> str:

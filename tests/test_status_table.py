@@ -11,14 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
 from carriers.model import EventKind, Status, TrackingEvent
-from monitor.cli import cli
 from monitor.lifecycle import archived, closes_at, polling_over
 from monitor.rules import History
 from monitor.table import countdown, deadline_style, status_table
 from monitor.watchlist import Order
+from tests.helpers import invoke
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -115,10 +114,6 @@ def watchlist(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(WATCHLIST.replace("STATE", str(tmp_path / "state")), encoding="utf-8")
     return path
-
-
-def invoke(path: Path, *args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, ["--config", str(path), *args])
 
 
 def test_archived_orders_are_quiet_and_hidden(watchlist: Path) -> None:
