@@ -51,10 +51,11 @@ class Kind(StrEnum):
     SOURCE_FAILING = "source_failing"
     CONFIG_REJECTED = "config_rejected"  # not about an order: a watchlist edit the daemon refused
     CARRIER_REJECTED = "carrier_rejected"  # not about an order: a carrier refused its credentials
+    CHECK_FAILED = "check_failed"  # the rules failed on one order: said for that order, the others go on
 
 
 # The kinds the rules produce for orders (the others come from the daemon and the cycle).
-ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED))
+ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED, Kind.CHECK_FAILED))
 
 
 class EventIndex(NamedTuple):
@@ -78,13 +79,30 @@ def index_events(events: tuple[TrackingEvent, ...]) -> EventIndex:
     return EventIndex(unusual, delivery)
 
 
+# An event dated further ahead than this is kept as evidence but never taken for the parcel's latest news: a
+# carrier's placeholder or zone mistake must not hide a stall for good.
+FUTURE_SLACK = timedelta(days=1)
+
+
+def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[TrackingEvent, ...]:
+    """The events the rules read, kept in the given order (oldest first): the last one up to `horizon`, every one
+    after it, every unusual one and the last delivery. The state keeps only these in memory; reports read them all.
+
+    With `horizon` >= now + FUTURE_SLACK the rules find the same at `now` and later on these as on all `events`.
+    """
+    last = next((i for i in range(len(events) - 1, -1, -1) if events[i].time <= horizon), -1)
+    delivery = next((i for i in range(len(events) - 1, -1, -1) if events[i].kind is _DELIVERED_EVENT), -1)
+    return tuple(e for i, e in enumerate(events) if i >= last or i == delivery or e.kind in EXCEPTION_KINDS)
+
+
 @dataclass(frozen=True, slots=True)
 class History:
     """What the state knows about an order's tracking number; empty when it has none."""
 
     carrier: str = ""
     status: Status | None = None  # None: never answered successfully
-    events: tuple[TrackingEvent, ...] = ()  # oldest first
+    # Oldest first. The state passes only those the rules read (see needed()); the report reads every event.
+    events: tuple[TrackingEvent, ...] = ()
     number_since: datetime | None = None  # when the monitor first saw the number
     failing_since: datetime | None = None
     last_error: str = ""
@@ -95,6 +113,14 @@ class History:
     def __post_init__(self) -> None:
         if self.index is None:
             object.__setattr__(self, "index", index_events(self.events))
+
+    def last_event(self, now: datetime) -> TrackingEvent | None:
+        """The latest event not dated beyond now + FUTURE_SLACK; None when there is none."""
+        horizon = now + FUTURE_SLACK
+        events = self.events
+        if events and events[-1].time <= horizon:  # the usual case: nothing from the future
+            return events[-1]
+        return next((e for e in reversed(events) if e.time <= horizon), None)
 
 
 class Policy(NamedTuple):
@@ -361,9 +387,8 @@ def tracking_unknown(c: _Ctx, found: list[Finding]) -> None:
 def stalled(c: _Ctx, found: list[Finding]) -> None:
     """No new event for long; longer allowed while in international transit, with an early 'dark' notice."""
     h = c.hist
-    if not h.events or h.status in _FINAL:
+    if not h.events or h.status in _FINAL or (last := h.last_event(c.now)) is None:
         return
-    last = h.events[-1]
     exported = last.kind is _EXPORTED
     quiet = c.now - last.time
     dark = exported and quiet >= c.rules.dark_after_export_after
@@ -379,13 +404,15 @@ def stalled(c: _Ctx, found: list[Finding]) -> None:
 
 def exceptions(c: _Ctx, found: list[Finding]) -> None:
     """One finding per unusual event (returned, held in customs, failed delivery…), never repeated."""
-    events = c.hist.events
-    last_index = len(events) - 1
-    for i in c.hist.index.unusual:
+    unusual = c.hist.index.unusual
+    if not unusual:
+        return
+    events, last = c.hist.events, c.hist.last_event(c.now)
+    for i in unusual:
         event = events[i]
         if c.delivered_at is not None and event.time <= c.delivered_at and event.kind is not _DAMAGED:
             continue  # the parcel arrived after all: an earlier hitch is no longer news, unless it was damaged
-        superseded = i < last_index and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
+        superseded = event is not last and c.now - event.time > _TRANSIENT_EXCEPTION_RELEVANCE
         if event.kind not in _STICKY and superseded:
             continue  # an old customs hold or failed attempt the parcel has since moved past
         found.append(c.finding(Kind.EXCEPTION, Severity.URGENT, event.key, None, _exception_params, event))

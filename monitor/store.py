@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 from carriers.errors import AuthError, CarrierError, NotFoundError, RateLimitedError
-from carriers.model import EventKind, Shipment, Status, TrackingEvent
+from carriers.model import EXCEPTION_KINDS, EventKind, Shipment, Status, TrackingEvent
 from monitor.errors import StateError
-from monitor.rules import EventIndex, Finding, History, index_events
+from monitor.rules import FUTURE_SLACK, EventIndex, Finding, History, index_events, needed
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -45,6 +46,8 @@ CREATE TABLE IF NOT EXISTS carrier_memory(
 CREATE TABLE IF NOT EXISTS routes(
     number TEXT PRIMARY KEY, carrier TEXT NOT NULL, decided_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
+-- Each number's latest event is an index seek, so a start reads one event per number, not every event.
+CREATE INDEX IF NOT EXISTS events_by_time ON events(carrier, number, time);
 """
 # Columns added after a table first shipped: added in place on open, so an older state file keeps its rows.
 # Append here (table -> column -> definition); never rename or drop, an older binary may still read the file.
@@ -58,10 +61,23 @@ _ADDED_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
-_Timeline = tuple[tuple[TrackingEvent, ...], EventIndex]  # one number's events, oldest first, and their index
+# One number's events that the rules read (rules.needed), oldest first, and their index.
+_Timeline = tuple[tuple[TrackingEvent, ...], EventIndex]
 _NO_TIMELINE: _Timeline = ((), EventIndex())
-_EVENT_ROWS = "SELECT carrier, number, time, kind, code, description, location, key FROM events"
-_event_time = attrgetter("time")
+_EVENT_COLUMNS = "carrier, number, time, kind, code, description, location, key, rowid"
+_EVENT_ROWS = f"SELECT {_EVENT_COLUMNS} FROM events"
+_Row = tuple[str, str, str, str, str, str, str, str, int]
+# The rows rules.needed may keep, picked out by SQLite in one pass over the table: each number's latest event up
+# to the horizon (ties: all of them, the last stored wins after sorting), and every later, unusual or delivery one.
+_NOTED_KINDS = ", ".join(f"'{k.value}'" for k in sorted((*EXCEPTION_KINDS, EventKind.DELIVERED)))
+_NEEDED_ROWS = (
+    f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} FROM (SELECT carrier c, number n,"
+    " MAX(time) t FROM events WHERE time <= :horizon AND rowid <= :top GROUP BY carrier, number) m"
+    " JOIN events e ON e.carrier = m.c AND e.number = m.n AND e.time = m.t WHERE e.rowid <= :top"
+    f" UNION {_EVENT_ROWS} WHERE rowid <= :top AND (time > :horizon OR kind IN ({_NOTED_KINDS}))"
+)
+# Above this many numbers to read at once, one pass over the table beats a query per number.
+_BULK_READ = 200
 
 
 def _ts(value: datetime) -> str:
@@ -277,15 +293,26 @@ class Store:
                 [(o, n, _ts(now)) for o, n in pairs],
             )
 
-    def shipment_states(self) -> dict[tuple[str, str], ShipmentState]:
-        """Polling state of every shipment, by (carrier, number)."""
-        rows = self.db.execute(
-            "SELECT carrier, number, status, last_polled, next_poll, failing_since, last_error FROM shipments"
-        )
+    def shipment_states(self, numbers: Iterable[str] | None = None) -> dict[tuple[str, str], ShipmentState]:
+        """Polling state of every shipment (or of these numbers'), by (carrier, number)."""
+        select = "SELECT carrier, number, status, last_polled, next_poll, failing_since, last_error FROM shipments"
+        rows = self.db.execute(select) if numbers is None else self._rows_of(select, list(numbers))
         return {
             (c, n): ShipmentState(c, n, Status(s) if s else None, _dt(lp), _dt(np), _dt(fs), err)
             for c, n, s, lp, np, fs, err in rows
         }
+
+    def next_poll(self) -> datetime | None:
+        """The earliest time a shipment is due to be asked again; None when none is."""
+        return _dt(self.db.execute("SELECT MIN(next_poll) FROM shipments").fetchone()[0])
+
+    def _rows_of(self, select: str, numbers: Sequence[str]) -> list[tuple[Any, ...]]:
+        """`select` (a query without WHERE on a table with a `number` column) for these numbers only."""
+        out: list[tuple[Any, ...]] = []
+        for i in range(0, len(numbers), 500):  # SQLite caps the parameters of one statement
+            chunk = numbers[i : i + 500]
+            out += self.db.execute(f"{select} WHERE number IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return out
 
     def record_poll(self, carrier: str, outcome: PollOutcome, now: datetime) -> int:
         """Store one batch's answers, the calls spent and any wait imposed, in one transaction; return new events."""
@@ -373,11 +400,19 @@ class Store:
         )
         return added
 
-    def histories(self, wanted: Sequence[tuple[str, str, str]]) -> dict[str, History]:
-        """History per order id for (order_id, carrier, number) triples."""
-        states = self.shipment_states()
-        since = {(o, n): _dt(t) for o, n, t in self.db.execute("SELECT order_id, number, first_seen FROM numbers")}
-        timelines = self._timelines_of({(c, n) for _, c, n in wanted})
+    def histories(self, wanted: Sequence[tuple[str, str, str]], now: datetime, *, everything: bool = True
+                  ) -> dict[str, History]:
+        """History per order id for (order_id, carrier, number) triples, with the events the rules read at `now`
+        and later (rules.needed); `events_of` reads every event. `everything=False`: `wanted` is a few of the
+        watched numbers (the others stay in memory for the next call)."""
+        if everything:
+            states = self.shipment_states()
+            since_rows = self.db.execute("SELECT order_id, number, first_seen FROM numbers")
+        else:
+            states = self.shipment_states(n for _, _, n in wanted)
+            since_rows = self._rows_of("SELECT order_id, number, first_seen FROM numbers", [n for _, _, n in wanted])
+        since = {(o, n): _dt(t) for o, n, t in since_rows}
+        timelines = self._timelines_of({(c, n) for _, c, n in wanted}, now + FUTURE_SLACK, prune=everything)
         out = {}
         for order_id, carrier, number in wanted:
             st = states.get((carrier, number))
@@ -393,44 +428,46 @@ class Store:
             )
         return out
 
-    def _timelines_of(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _Timeline]:
-        """The events of these (carrier, number) pairs, oldest first, with their index.
+    def _timelines_of(self, keys: set[tuple[str, str]], horizon: datetime, *, prune: bool = True
+                      ) -> dict[tuple[str, str], _Timeline]:
+        """What the rules read of these (carrier, number) pairs' events (rules.needed at `horizon`), with its index.
 
         Kept between calls, reading only the rows added since: events are only ever inserted, so their rowids
-        grow (also when another process adds them), and a cycle where few parcels moved reads few rows.
+        grow (also when another process adds them), and a cycle where few parcels moved reads few rows. Only
+        the needed events stay in memory, and SQLite picks them out of the table on the first read.
         """
         db, cache = self.db, self._timelines
         top = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
         if top < self._events_read:  # the table was rebuilt under us (a restored backup): read it all again
             cache.clear()
             self._events_read = 0
-        for gone in cache.keys() - keys:  # orders no longer watched need not stay in memory
+        for gone in cache.keys() - keys if prune else ():  # orders no longer watched need not stay in memory
             del cache[gone]
-        grown: dict[tuple[str, str], list[TrackingEvent]] = {}
+        grown: dict[tuple[str, str], list[_Row]] = {}
         missing = keys - cache.keys()
-        if self._events_read:  # numbers newly watched: their older rows, number by number
+        read = self._events_read
+        if not read:  # nothing read yet (a start): one pass over the table
+            _group(grown, keys, db.execute(_NEEDED_ROWS, {"horizon": _ts(horizon), "top": top}))
+        elif len(missing) > _BULK_READ:  # many numbers newly watched: their older rows, in one pass
+            _group(grown, missing, db.execute(_NEEDED_ROWS, {"horizon": _ts(horizon), "top": read}))
+        else:  # a few numbers newly watched: their older rows, number by number
             for c, n in missing:
-                self._add_rows(grown, keys, db.execute(f"{_EVENT_ROWS} WHERE carrier=? AND number=? AND rowid<=?"
-                                                      " ORDER BY rowid", (c, n, self._events_read)))
-        self._add_rows(grown, keys, db.execute(f"{_EVENT_ROWS} WHERE rowid>? AND rowid<=? ORDER BY rowid",
-                                               (self._events_read, top)))
+                _group(grown, missing, db.execute(f"{_EVENT_ROWS} WHERE carrier=? AND number=? AND rowid<=?",
+                                                  (c, n, read)))
+        if read:
+            _group(grown, keys, db.execute(f"{_EVENT_ROWS} WHERE rowid>? AND rowid<=?", (read, top)))
         self._events_read = top
         for key in missing - grown.keys():
             cache[key] = _NO_TIMELINE
-        for key, new in grown.items():
+        for key, rows in grown.items():
+            # By time, then as stored: events at the same instant keep the order they were stored in.
+            rows.sort(key=_row_order)
+            new = [_event(r) for r in rows]
             old = cache[key][0] if key in cache else ()
-            # Stable: events at the same time keep the order they were stored in.
-            events = tuple(sorted((*old, *new), key=_event_time))
+            # Rows read now were stored after every event kept, so a stable sort keeps ties in stored order.
+            events = needed(sorted((*old, *new), key=_event_time) if old else new, horizon)
             cache[key] = (events, index_events(events))
         return cache
-
-    @staticmethod
-    def _add_rows(grown: dict[tuple[str, str], list[TrackingEvent]], keys: set[tuple[str, str]],
-                  rows: Iterable[tuple[str, str, str, str, str, str, str, str]]) -> None:
-        for c, n, t, k, code, text, loc, key in rows:
-            if (c, n) in keys:
-                grown.setdefault((c, n), []).append(TrackingEvent(datetime.fromisoformat(t), _kind(k), text, loc, code,
-                                                                  c, key))
 
     # ------------------------------------------------------------ notification log and outbox
 
@@ -603,6 +640,25 @@ class CarrierMemory(MutableMapping[str, str]):
         with self.store.transaction() as db:
             db.executemany("INSERT OR REPLACE INTO carrier_memory(carrier, key, value) VALUES (?, ?, ?)",
                            [(self.carrier, k, v) for k, v in {**dict(other), **kw}.items()])
+
+
+_event_time = attrgetter("time")
+
+
+def _row_order(row: _Row) -> tuple[str, int]:
+    return row[2], row[8]
+
+
+def _group(grown: dict[tuple[str, str], list[_Row]], keys: set[tuple[str, str]], rows: Iterable[_Row]) -> None:
+    """Add the rows of the wanted (carrier, number) pairs to `grown`, by pair."""
+    for row in rows:
+        if (row[0], row[1]) in keys:
+            grown.setdefault((row[0], row[1]), []).append(row)
+
+
+def _event(row: _Row) -> TrackingEvent:
+    c, _, t, k, code, text, loc, key, _ = row
+    return TrackingEvent(datetime.fromisoformat(t), _kind(k), text, loc, code, c, key)
 
 
 def _kind(value: str) -> EventKind:

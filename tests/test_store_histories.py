@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
-from monitor.rules import History, index_events
+from monitor.rules import FUTURE_SLACK, History, index_events, needed
 from monitor.store import PollOutcome, Store
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -36,12 +36,15 @@ def _wanted(numbers: set[str]) -> list[tuple[str, str, str]]:
 
 
 def _same(kept: dict[str, History], fresh: dict[str, History], db: sqlite3.Connection) -> None:
-    """Equal histories, in the order the file gives (by time, then as stored), with equal keys and indexes."""
+    """Equal histories holding what the rules read (rules.needed) of every stored event, in the order the file
+    gives (by time, then as stored), with equal keys and indexes."""
     assert kept == fresh
     for oid, hist in kept.items():
-        stored = [k for (k,) in db.execute("SELECT key FROM events WHERE number=? ORDER BY time, rowid",
-                                           (oid.removeprefix("order-"),))]
-        assert [e.key for e in hist.events] == [e.key for e in fresh[oid].events] == stored, oid
+        stored = [TrackingEvent(datetime.fromisoformat(t), EventKind(k), "", stored_key=key) for t, k, key in
+                  db.execute("SELECT time, kind, key FROM events WHERE number=? ORDER BY time, rowid",
+                             (oid.removeprefix("order-"),))]
+        expected = [e.key for e in needed(stored, T0 + FUTURE_SLACK)]
+        assert [e.key for e in hist.events] == [e.key for e in fresh[oid].events] == expected, oid
         assert hist.index == fresh[oid].index == index_events(hist.events), oid
 
 
@@ -59,7 +62,7 @@ def test_kept_histories_match_a_fresh_read(steps: list[tuple[object, ...]]) -> N
                     wanted = _wanted(step[1])  # type: ignore[arg-type]
                     fresh = Store(path)
                     try:
-                        _same(this.histories(wanted), fresh.histories(wanted), fresh.db)
+                        _same(this.histories(wanted, T0), fresh.histories(wanted, T0), fresh.db)
                     finally:
                         fresh.close()
                 else:
@@ -72,15 +75,18 @@ def test_kept_histories_match_a_fresh_read(steps: list[tuple[object, ...]]) -> N
 
 def test_a_history_carries_the_stored_keys_and_keeps_ties_in_stored_order(tmp_path: Path) -> None:
     """The key is the one stored (computed on the carrier's own offset), not a hash of the UTC time read back;
-    two events at the same instant stay in the order they were stored."""
+    of two events at the same instant, the one stored last is the latest news."""
     store = Store.in_dir(tmp_path)
-    _poll(store, "A1", 5, EventKind.IN_TRANSIT)
     _poll(store, "A1", 5, EventKind.CUSTOMS_HELD)
-    stored = [k for (k,) in store.db.execute("SELECT key FROM events ORDER BY rowid")]
-    hist = store.histories(_wanted({"A1"}))["order-A1"]
-    assert [e.key for e in hist.events] == stored
-    assert [e.kind for e in hist.events] == [EventKind.IN_TRANSIT, EventKind.CUSTOMS_HELD]
-    assert hist.index.unusual == (1,)
+    _poll(store, "A1", 5, EventKind.IN_TRANSIT)
+    _poll(store, "B2", 5, EventKind.IN_TRANSIT)
+    _poll(store, "B2", 5, EventKind.CUSTOMS_HELD)
+    stored = [k for (k,) in store.db.execute("SELECT key FROM events WHERE number='A1' ORDER BY rowid")]
+    hist = store.histories(_wanted({"A1", "B2"}), T0)
+    assert [e.key for e in hist["order-A1"].events] == stored
+    assert [e.kind for e in hist["order-A1"].events] == [EventKind.CUSTOMS_HELD, EventKind.IN_TRANSIT]
+    assert hist["order-A1"].index.unusual == (0,)
+    assert [e.kind for e in hist["order-B2"].events] == [EventKind.CUSTOMS_HELD]  # the transit scan is old news
 
 
 def test_a_rebuilt_events_table_is_read_again(tmp_path: Path) -> None:
@@ -88,9 +94,10 @@ def test_a_rebuilt_events_table_is_read_again(tmp_path: Path) -> None:
     store = Store.in_dir(tmp_path)
     for hours in (1, 2, 3):
         _poll(store, "A1", hours, EventKind.IN_TRANSIT)
-    assert len(store.histories(_wanted({"A1"}))["order-A1"].events) == 3
+    assert [e.description for e in store.histories(_wanted({"A1"}), T0)["order-A1"].events] == ["in_transit at 3"]
     with sqlite3.connect(store.path) as db:
         db.execute("DELETE FROM events WHERE rowid >= 2")
     _poll(store, "B2", 4, EventKind.IN_TRANSIT)
-    hist = store.histories(_wanted({"A1", "B2"}))
-    assert [len(hist[o].events) for o in ("order-A1", "order-B2")] == [1, 1]
+    hist = store.histories(_wanted({"A1", "B2"}), T0)
+    assert [e.description for o in ("order-A1", "order-B2") for e in hist[o].events] == ["in_transit at 1",
+                                                                                        "in_transit at 4"]
