@@ -191,12 +191,15 @@ def status(
     app, at = _load_at(ctx.obj, now)
     try:
         store = Store.in_dir(app.state_dir)
-        histories = order_histories(app, store)
+        histories = order_histories(app, store, at)
         findings = evaluate_all(app, store, at, histories)
         store.close()
     except MonitorError as exc:
         _fail(exc)
-    rows = [_status_row(app, o, histories[o.id], findings, at) for o in app.watchlist.orders]
+    by_order: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_order.setdefault(f.order_id, []).append(f)
+    rows = [_status_row(app, o, histories[o.id], by_order.get(o.id, []), at) for o in app.watchlist.orders]
     shown = rows if show_all else [r for r in rows if r["archived"] is None]
     if as_json:
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
@@ -205,10 +208,11 @@ def status(
 
 
 def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: datetime) -> dict[str, Any]:
+    """One order's row; `findings` are that order's."""
     zone = app.watchlist.monitor.zone
     today = at.astimezone(zone).date()
-    last = hist.events[-1] if hist.events else None
-    top = most_urgent([f for f in findings if f.order_id == order.id])
+    last = hist.last_event(at)
+    top = most_urgent(findings)
     state = tracking_state(order, hist, app.source(order) is not None)
     prot = instant(order.protection_ends, zone).date() if order.protection_ends else None
     shelved = archived(order, hist, at, zone)
@@ -337,7 +341,7 @@ def report(
             raise UnknownOrder(app.path, order_id, [o.id for o in app.watchlist.orders])
         store = Store.in_dir(app.state_dir)
         try:
-            hist = order_histories(app, store)[order.id]  # the same route to a carrier as the daemon's
+            hist = order_histories(app, store, at, [order])[order.id]  # the same route to a carrier as the daemon's
             numbers = store.numbers_of(order.id)
             wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])))
             events, alerts = store.events_of(wanted), store.alerts_of(order.id)

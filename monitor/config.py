@@ -226,9 +226,14 @@ class App:
             why += f" (an aggregator would do too: {' or '.join(others)})"
         return why
 
+    @cached_property
+    def orders_by_id(self) -> dict[str, Order]:
+        """The watchlist's orders by id, for lookups once per finding."""
+        return {o.id: o for o in self.watchlist.orders}
+
     def routes(self, finding: Finding) -> list[str]:
         """The ids of the destinations a finding goes to: by severity, and by the order's `notify` tags."""
-        order = self.watchlist.order(finding.order_id) if finding.order_id else None
+        order = self.orders_by_id.get(finding.order_id) if finding.order_id else None
         tags = order.notify if order else None
         return [d.id for d in self.destinations.values() if d.wants(finding.severity, tags)]
 

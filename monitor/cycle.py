@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +17,7 @@ from monitor.lifecycle import polling_over
 from monitor.messages import render
 from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate
-from monitor.store import CarrierState, PollOutcome, ShipmentState, Store
+from monitor.store import CarrierState, PollOutcome, Queued, ShipmentState, Store
 from monitor.watchlist import Order
 
 log = logging.getLogger("tracking_monitor.cycle")
@@ -95,15 +95,29 @@ def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: dat
     return due
 
 
-async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
-    """Ask every carrier about its due numbers, batch by batch; return (numbers polled, new events).
+@dataclass(frozen=True)
+class Polled:
+    """What a poll did: numbers asked, new events stored, and the numbers asked (their orders may have news)."""
+
+    count: int
+    new_events: int
+    numbers: frozenset[str]
+
+
+def plan_polls(app: App, store: Store, now: datetime) -> dict[str, dict[str, list[str]]]:
+    """due_sources from the stored state: the numbers to ask now, by carrier."""
+    return due_sources(app, store.shipment_states(), now, store.carrier_states(), store.routes())
+
+
+async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, list[str]]] | None = None) -> Polled:
+    """Ask every carrier of `plan` (default: everything due) about its numbers, batch by batch.
 
     A number an auto-detected carrier does not know is asked of the next candidate in the same cycle; the
     carrier that answers with data is remembered (store routes) and asked from then on.
     """
     cstates = store.carrier_states()
     before = store.shipment_states()
-    plan = due_sources(app, before, now, cstates, store.routes())
+    plan = due_sources(app, before, now, cstates, store.routes()) if plan is None else plan
     interval = app.watchlist.monitor.poll_interval
     day = now.astimezone(UTC).date().isoformat()
     totals = [0, 0]
@@ -141,7 +155,12 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
             polls = {n: next_poll(r, now, interval, carrier) for n, r in results.items()}
             # One transaction per poll result: a crash loses at most the batches in flight.
             outcome = PollOutcome(results, polls, carrier.budget.drain(), now + wait if wait else None, reason)
-            totals[1] += store.record_poll(carrier.id, outcome, now)
+            try:
+                totals[1] += store.record_poll(carrier.id, outcome, now)
+            except (ValueError, OverflowError) as exc:  # a value the state cannot hold: this batch only
+                log.error("%s: answer for %s not stored: %s: %s", carrier.id, ", ".join(batch)[:200],
+                          type(exc).__name__, exc)
+                return
             totals[0] += len(batch)
             fallback.update({n: numbers[n] for n, r in results.items() if isinstance(r, NotFoundError) and numbers[n]})
 
@@ -157,7 +176,7 @@ async def poll(app: App, store: Store, now: datetime) -> tuple[int, int]:
             for number, (nxt, *rest) in fallback.items():
                 if (nxt, number) not in asked and not blocked(cstates.get(nxt), now):
                     plan[nxt][number] = rest
-    return totals[0], totals[1]
+    return Polled(totals[0], totals[1], frozenset(n for _, n in asked))
 
 
 def _imposed_wait(results: FetchResult, auth: AuthError | None, interval: timedelta) -> tuple[timedelta | None, str]:
@@ -212,28 +231,52 @@ def _log_transitions(carrier: str, results: FetchResult, before: dict) -> None:
             log.info("%s %s: tracking source recovered", carrier, number)
 
 
-def order_histories(app: App, store: Store) -> dict[str, History]:
-    """The stored tracking history of every order, by order id."""
+def order_histories(app: App, store: Store, now: datetime, orders: Sequence[Order] | None = None
+                    ) -> dict[str, History]:
+    """The stored tracking history of every order (or of `orders`), by order id, as the rules read it at `now`."""
     routes = store.routes()
-    return store.histories([(o.id, *(app.source(o, routes) or ("", o.tracking or ""))) for o in app.watchlist.orders])
+    chosen = app.watchlist.orders if orders is None else orders
+    return store.histories([(o.id, *(app.source(o, routes) or ("", o.tracking or ""))) for o in chosen], now,
+                           everything=orders is None)
 
 
 def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, History] | None = None) -> list[Finding]:
     """Every finding that holds now, over all orders; pass `histories` when they were already read."""
     if histories is None:
-        histories = order_histories(app, store)
+        histories = order_histories(app, store, now)
     return evaluate_orders(app.policies, histories, now)
 
 
 def evaluate_orders(policies: Sequence[tuple[Order, Policy]], histories: dict[str, History], now: datetime
                     ) -> list[Finding]:
-    """The rules over every order that is not archived (bench/rules.py times exactly this)."""
+    """The rules over every order that is not archived (bench/rules.py times exactly this).
+
+    Each order on its own: whatever goes wrong with one becomes a check_failed finding for it, and the other
+    orders' alerts go out as usual.
+    """
     out: list[Finding] = []
     empty = History()
     for order, policy in policies:
-        # An archived order (by the buyer, or its windows are closed) has nothing left to warn about.
-        out.extend(evaluate(order, histories.get(order.id, empty), now, policy, skip_closed=True))
+        try:
+            # An archived order (by the buyer, or its windows are closed) has nothing left to warn about.
+            out.extend(evaluate(order, histories.get(order.id, empty), now, policy, skip_closed=True))
+        except Exception as exc:
+            out.append(check_failed(order.id, policy.language, exc))
     return out
+
+
+_FAILED_LOGGED: set[str] = set()  # check_failed keys already logged by this process: one line each, not per cycle
+
+
+def check_failed(order_id: str, lang: str, exc: BaseException) -> Finding:
+    """The finding (and, once per process, the log line) for an order whose rules failed."""
+    error = f"{type(exc).__name__}: {str(exc)[:200]}"
+    key = f"{order_id}:{Kind.CHECK_FAILED}:{type(exc).__name__}"
+    if key not in _FAILED_LOGGED:
+        _FAILED_LOGGED.add(key)
+        log.error("order %s: could not be checked (%s); the other orders are checked as usual", order_id, error)
+    texts = render(Kind.CHECK_FAILED.value, lang, order=order_id, error=error)
+    return Finding(Kind.CHECK_FAILED, order_id, Severity.WARNING, texts, None, key)
 
 
 def carrier_findings(app: App, store: Store) -> list[Finding]:
@@ -252,14 +295,55 @@ def carrier_findings(app: App, store: Store) -> list[Finding]:
     return out
 
 
-async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
-    """Poll, store, evaluate, queue; then deliver when a notifier is given (a dry run and the daemon pass none)."""
-    store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
-    polled, new_events = await poll(app, store, now)
-    findings = evaluate_all(app, store, now) + carrier_findings(app, store)
+def queue_findings(app: App, store: Store, now: datetime, orders: Sequence[Order] | None = None,
+                   asking: Collection[str] = ()) -> tuple[list[Finding], Queued]:
+    """Evaluate every order (or only `orders`) on the stored history and queue what is new or due again.
+
+    The alerts of orders whose number is being asked right now (`asking`) wait for the answer, so that a parcel
+    delivered since the last poll does not first get a "late" alert; the caller queues them after the poll.
+    """
+    if orders is None:
+        findings = evaluate_all(app, store, now)
+    else:
+        ids = {o.id for o in orders}
+        findings = evaluate_orders([(o, p) for o, p in app.policies if o.id in ids],
+                                   order_histories(app, store, now, orders), now)
+    findings += carrier_findings(app, store)
+    held = {o.id for o in orders_of(app, asking)} if asking else set()
     n = app.watchlist.notify
-    queued = store.enqueue(findings, app.routes, now,
+    queued = store.enqueue([f for f in findings if f.order_id not in held] if held else findings, app.routes, now,
                            lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))
+    return findings, queued
+
+
+def orders_of(app: App, numbers: Collection[str]) -> list[Order]:
+    """The orders whose tracking number is one of `numbers`."""
+    return [o for o in app.watchlist.orders if o.tracking in numbers]
+
+
+def asked_in(plan: dict[str, dict[str, list[str]]]) -> frozenset[str]:
+    """The numbers a poll plan asks about."""
+    return frozenset(n for numbers in plan.values() for n in numbers)
+
+
+async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
+    """Queue what the watchlist and the stored history already say, then poll what is due and queue the polled
+    orders' findings; deliver after each step when a notifier is given (a dry run and the daemon pass none).
+    Deadline alerts of orders not being polled never wait for a carrier."""
+    store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
+    plan = plan_polls(app, store, now)
+    asking = asked_in(plan)
+    findings, queued = queue_findings(app, store, now, asking=asking)
     if notifier is not None:
         await notifier.deliver(now)
-    return CycleResult(polled, new_events, findings, queued.new, queued.repeated)
+    polled = await poll(app, store, now, plan)
+    new, repeated = list(queued.new), list(queued.repeated)
+    if touched := orders_of(app, asking | polled.numbers):
+        again, more = queue_findings(app, store, now, touched)
+        ids = {o.id for o in touched}
+        findings = [f for f in findings if f.order_id and f.order_id not in ids] + again
+        new += more.new
+        repeated += more.repeated
+        if notifier is not None:
+            await notifier.deliver(now)
+    return CycleResult(polled.count, polled.new_events, findings, new, repeated)

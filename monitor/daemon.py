@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
 from monitor.config import App, load_app
-from monitor.cycle import CycleResult, run_cycle
+from monitor.cycle import CycleResult, Polled, asked_in, orders_of, plan_polls, poll, queue_findings
 from monitor.errors import ConfigError
 from monitor.messages import render
 from monitor.notify import Notifier
@@ -26,8 +26,10 @@ log = logging.getLogger("tracking_monitor")
 
 # Deadline rules need no network, so they are evaluated often; carriers are only asked when a number is due.
 TICK = timedelta(minutes=5)
-# A cycle that takes longer is cancelled (its finished batches are already stored); the next tick retries.
+# Evaluating runs no network call; one that takes longer than this means the process is wedged (watchdog).
 CYCLE_TIMEOUT = timedelta(minutes=15)
+# One carrier's poll that takes longer is cancelled (its finished batches are already stored); the next tick retries.
+POLL_TIMEOUT = timedelta(minutes=15)
 # Watchlist edits are noticed by polling the file's mtime: cheap, and works on every filesystem.
 FILE_CHECK = timedelta(seconds=2)
 # Delivery runs apart from the cycles, so a slow destination never holds up polling; this finds due retries.
@@ -60,6 +62,7 @@ class Daemon:
         self.last: CycleResult | None = None
         self._lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._polls: dict[str, asyncio.Task[None]] = {}  # by carrier: one poll at a time each
 
     def _notifier(self) -> Notifier:
         return Notifier.for_app(self.app, self.store)
@@ -67,27 +70,66 @@ class Daemon:
     # ------------------------------------------------------------ cycles
 
     async def tick(self) -> None:
-        """One cycle under a hard timeout; an error is logged and the next tick runs as usual."""
+        """Evaluate and queue what the watchlist and the stored history say, deliver it, then start polling
+        what is due beside it: deadline alerts never wait for a carrier, and a hung carrier holds up only its own
+        numbers. An error is logged and the next tick runs as usual."""
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
             self.cycle_started = time.monotonic()
             try:
                 now = self.clock()
                 self.app = self.app.on_day(now)  # a demo watchlist's dates move on at midnight, as its shipments do
-                self.last = await asyncio.wait_for(
-                    run_cycle(self.app, self.store, now, None), CYCLE_TIMEOUT.total_seconds()
-                )
+                app = self.app
+                self.store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
+                # A carrier still being asked since an earlier tick is not asked again; its orders' alerts waited
+                # one tick for its answer and go out now on what is stored.
+                plan = {c: n for c, n in plan_polls(app, self.store, now).items() if c not in self._polls}
+                findings, queued = queue_findings(app, self.store, now, asking=asked_in(plan))
+                self.last = CycleResult(0, 0, findings, queued.new, queued.repeated)
                 self.deliver_now()
-                r = self.last
-                log.info("cycle: %d polled, %d new events, %d findings, %d new",
-                         r.polled, r.new_events, len(r.findings), len(r.new))
-            except TimeoutError:
-                log.error("cycle cancelled after %s; finished batches are kept", CYCLE_TIMEOUT)
+                log.info("cycle: %d findings, %d new; polling %d numbers", len(findings), len(queued.new),
+                         len(asked_in(plan)))
+                for cid, numbers in plan.items():
+                    task = asyncio.get_running_loop().create_task(self._poll(app, now, {cid: numbers}))
+                    self._polls[cid] = task
+                    task.add_done_callback(lambda _, cid=cid: self._polls.pop(cid, None))
             except Exception as exc:  # keep the daemon alive; the state is transactional
                 log.exception("cycle failed: %s", exc)
             finally:
                 self.cycle_started = None
         self.sd.status(self.status_line())
+
+    async def _poll(self, app: App, now: datetime, plan: dict[str, dict[str, list[str]]]) -> None:
+        """Poll one carrier's due numbers under a hard timeout, then evaluate their orders and deliver."""
+        cid = next(iter(plan))
+        try:
+            polled = await asyncio.wait_for(poll(app, self.store, now, plan), POLL_TIMEOUT.total_seconds())
+        except TimeoutError:
+            log.error("%s: polling cancelled after %s; finished batches are kept", cid, POLL_TIMEOUT)
+            polled = Polled(0, 0, frozenset())
+        except Exception as exc:  # the numbers stay due; the next tick asks again
+            log.exception("%s: polling failed: %s", cid, exc)
+            polled = Polled(0, 0, frozenset())
+        if self.app is not app:  # reloaded meanwhile: the next tick evaluates the new watchlist
+            return
+        touched = orders_of(app, asked_in(plan) | polled.numbers)  # their alerts waited for this poll
+        findings, queued = queue_findings(app, self.store, self.clock(), touched) if touched else ([], None)
+        ids = {o.id for o in touched}
+        last = self.last or CycleResult(0, 0, [], [])
+        self.last = CycleResult(last.polled + polled.count, last.new_events + polled.new_events,
+                                [f for f in last.findings if f.order_id and f.order_id not in ids] + findings,
+                                last.new + (queued.new if queued else []),
+                                last.repeated + (queued.repeated if queued else []))
+        log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
+                 len(queued.new) if queued else 0)
+        if queued and (queued.new or queued.repeated):
+            self.deliver_now()
+        self.sd.status(self.status_line())
+
+    async def polls_done(self) -> None:
+        """Wait for the polls under way (tests, and a clean stop)."""
+        while self._polls:
+            await asyncio.gather(*list(self._polls.values()), return_exceptions=True)
 
     def deliver_now(self) -> None:
         """Start a delivery run beside whatever runs: rows another run is sending are claimed, so none goes twice."""
@@ -110,9 +152,9 @@ class Daemon:
         orders = len(self.app.watchlist.orders)
         findings = self.last.findings if self.last else []
         attention = len({f.order_id for f in findings if f.severity is not Severity.INFO})
-        polls = [s.next_poll for s in self.store.shipment_states().values() if s.next_poll is not None]
+        first = self.store.next_poll()
         zone = self.app.watchlist.monitor.zone
-        nxt = f", next poll {min(polls).astimezone(zone):%H:%M}" if polls else ""
+        nxt = f", next poll {first.astimezone(zone):%H:%M}" if first else ""
         return f"{orders} order{'' if orders == 1 else 's'}, {attention} need{'s' if attention == 1 else ''} attention{nxt}"
 
     # ------------------------------------------------------------ reloads
@@ -185,9 +227,9 @@ class Daemon:
         finally:
             self.sd.stopping()
             scheduler.shutdown(wait=False)
-            for task in list(self._deliveries):  # a cancelled send gives its rows back for the next start
+            for task in [*self._polls.values(), *self._deliveries]:  # a cancelled send gives its rows back for the next start
                 task.cancel()
-            await asyncio.gather(*self._deliveries, return_exceptions=True)
+            await asyncio.gather(*self._polls.values(), *self._deliveries, return_exceptions=True)
             await self.app.aclose()
             self.store.close()
             self.sd.close()

@@ -261,6 +261,24 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "rechargée ou le service redémarré.",
         ),
     },
+    "check_failed": {
+        "en": (
+            "Order {order} could not be checked",
+            "tracking-monitor failed while checking this order ({error}), so its alerts may be missing. Every "
+            "other order is checked as usual.",
+            "Look at this order's dates and values in the watchlist (tracking-monitor validate) and check its "
+            "deadlines by hand until this alert stops; if the values look right, report it as a bug with the "
+            "log line that names the order.",
+        ),
+        "fr": (
+            "La commande {order} n'a pas pu être vérifiée",
+            "tracking-monitor a échoué en vérifiant cette commande ({error}) : ses alertes peuvent manquer. "
+            "Toutes les autres commandes sont vérifiées normalement.",
+            "Relisez les dates et valeurs de cette commande dans la liste (tracking-monitor validate) et "
+            "surveillez ses échéances à la main tant que cette alerte revient ; si tout paraît juste, signalez un "
+            "bogue avec la ligne du journal qui nomme la commande.",
+        ),
+    },
     "config_rejected": {
         "en": (
             "Watchlist edit rejected",

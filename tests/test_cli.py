@@ -158,10 +158,12 @@ async def test_daemon_picks_up_watchlist_edits(tmp_path: Path) -> None:
     now = datetime(2026, 11, 21, 10, tzinfo=UTC)
     daemon = Daemon(cfg, lambda: now)
     await daemon.tick()
+    await daemon.polls_done()
     cfg.write_text(base + "protection_ends = 2026-11-23\n")
     os.utime(cfg, ns=(time.time_ns(), time.time_ns() + 1_000_000))
     await daemon.watch_file()
     await daemon.tick()
+    await daemon.polls_done()
     assert daemon.app.watchlist.orders[0].protection_ends.isoformat() == "2026-11-23"
     assert "A:protection_ending:2026-11-23T00:00:00+00:00:3d" in daemon.store.notified_keys()
     cfg.write_text(base + "protection_ends = 23/11/2026\n")
@@ -176,15 +178,18 @@ async def test_a_daemon_on_the_example_moves_its_dates_at_midnight() -> None:
     clock = [datetime(2026, 11, 21, 22, 50, tzinfo=UTC)]  # 23:50 in Paris
     daemon = Daemon(EXAMPLE, lambda: clock[0])
     await daemon.tick()
+    await daemon.polls_done()
     assert daemon.last is not None and {f.kind.value for f in daemon.last.findings} == ALL_KINDS
     clock[0] += timedelta(minutes=30)
     await daemon.tick()
+    await daemon.polls_done()
     assert daemon.app.watchlist.orders[0].ordered_on.isoformat() == "2026-11-11"  # 2026-11-10 in the file
     assert {f.kind.value for f in daemon.last.findings} == ALL_KINDS and len(daemon.last.findings) == 15
     # A month on, the deadlines still come round. (The parcel delivered a month ago is no news any more: the
     # state remembers its delivery, and a delivered parcel is not asked again.)
     clock[0] += timedelta(days=30)
     await daemon.tick()
+    await daemon.polls_done()
     assert daemon.app.watchlist.orders[0].ordered_on.isoformat() == "2026-12-11"
     assert {"protection_ending", "protection_ended", "dispute_followup", "refund_window_ending", "promised_passed",
             "tracking_missing", "long_wait"} <= {f.kind.value for f in daemon.last.findings}

@@ -275,10 +275,12 @@ async def test_a_slow_destination_does_not_hold_up_polling(tmp_path: Path, monke
         clock = [T0]
         daemon = Daemon(cfg, lambda: clock[0])
         await daemon.tick()
+        await daemon.polls_done()
         assert daemon.last is not None and daemon.last.polled == 1
         assert await asyncio.to_thread(lambda: _until(lambda: slow.attempts == 1))  # the send hangs now
         clock[0] += timedelta(minutes=5)
         await asyncio.wait_for(daemon.tick(), 10)  # not blocked by the hanging send
+        await asyncio.wait_for(daemon.polls_done(), 10)
         assert daemon.last.polled == 1 and daemon._deliveries
         slow.gate.set()
         await asyncio.gather(*daemon._deliveries)

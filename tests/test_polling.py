@@ -176,7 +176,7 @@ async def test_not_found_falls_through_to_the_next_candidate_and_the_winner_is_r
     assert store.routes() == {number: "17track"}
     await run_cycle(app, store, T0 + timedelta(hours=6), None)
     assert laposte.calls == [[number]] and len(track17.calls) == 2
-    assert order_histories(app, store)["O0"].carrier == "17track"  # the rules read the winner's history
+    assert order_histories(app, store, T0)["O0"].carrier == "17track"  # the rules read the winner's history
 
 
 async def test_a_number_nobody_knows_stays_with_the_first_candidate(store: Store) -> None:
@@ -187,5 +187,5 @@ async def test_a_number_nobody_knows_stays_with_the_first_candidate(store: Store
     app.carriers[track17.id] = track17
     await run_cycle(app, store, T0, None)
     assert len(laposte.calls) == len(track17.calls) == 1 and store.routes() == {}
-    hist = order_histories(app, store)["O0"]
+    hist = order_histories(app, store, T0)["O0"]
     assert hist.carrier == "laposte" and hist.status is Status.NOT_FOUND  # tracking_unknown runs on it
