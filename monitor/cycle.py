@@ -81,8 +81,13 @@ def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: dat
                 routes: dict[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
     """Numbers to poll now, by carrier, each with the carriers to try next if this one does not know it."""
     due: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    zone = app.watchlist.monitor.zone
     for order in app.watchlist.orders:
-        if polling_over(order, now, app.watchlist.monitor.zone):
+        try:
+            over = polling_over(order, now, zone)
+        except (ArithmeticError, ValueError):  # its dates cannot be worked with (check_failed says so): ask anyway
+            over = False
+        if over:
             continue  # the buyer has the parcel or the order is archived: no call to spend on it
         chain = app.sources(order, routes)
         if not chain:
@@ -265,18 +270,12 @@ def evaluate_orders(policies: Sequence[tuple[Order, Policy]], histories: dict[st
     return out
 
 
-_FAILED_LOGGED: set[str] = set()  # check_failed keys already logged by this process: one line each, not per cycle
-
-
 def check_failed(order_id: str, lang: str, exc: BaseException) -> Finding:
-    """The finding (and, once per process, the log line) for an order whose rules failed."""
+    """The finding for an order whose rules failed (logged once, when it is first queued)."""
     error = f"{type(exc).__name__}: {str(exc)[:200]}"
-    key = f"{order_id}:{Kind.CHECK_FAILED}:{type(exc).__name__}"
-    if key not in _FAILED_LOGGED:
-        _FAILED_LOGGED.add(key)
-        log.error("order %s: could not be checked (%s); the other orders are checked as usual", order_id, error)
     texts = render(Kind.CHECK_FAILED.value, lang, order=order_id, error=error)
-    return Finding(Kind.CHECK_FAILED, order_id, Severity.WARNING, texts, None, key)
+    return Finding(Kind.CHECK_FAILED, order_id, Severity.WARNING, texts, None,
+                   f"{order_id}:{Kind.CHECK_FAILED}:{type(exc).__name__}")
 
 
 def carrier_findings(app: App, store: Store) -> list[Finding]:
@@ -313,6 +312,10 @@ def queue_findings(app: App, store: Store, now: datetime, orders: Sequence[Order
     n = app.watchlist.notify
     queued = store.enqueue([f for f in findings if f.order_id not in held] if held else findings, app.routes, now,
                            lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))
+    for f in queued.new:
+        if f.kind is Kind.CHECK_FAILED:  # once when it starts, like a failing source, not at every cycle
+            log.error("order %s could not be checked (%s); the other orders are checked as usual", f.order_id,
+                      f.message)
     return findings, queued
 
 

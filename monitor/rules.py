@@ -173,7 +173,12 @@ class Finding:
     def _rendered(self) -> Texts:
         texts = self.texts
         if callable(texts):
-            texts = texts()
+            try:
+                texts = texts()
+            except Exception as exc:  # a value the texts cannot show must not cost the alert, nor the others
+                ctx = texts.args[0] if isinstance(texts, partial) and texts.args else None
+                texts = messages.render(Kind.CHECK_FAILED.value, getattr(ctx, "lang", "en"), order=self.order_id,
+                                        error=f"{self.kind}: {type(exc).__name__}: {exc}"[:200])
             self.texts = texts
         return texts
 
