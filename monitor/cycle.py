@@ -51,6 +51,16 @@ CADENCE: dict[Status | None, float] = {
     Status.UNKNOWN: 1.0,
 }
 RATE_LIMIT_WAIT = timedelta(minutes=5)  # after a 429 that did not say how long to wait
+# The longest wait a carrier can impose; longer asks (or a wait stored by an older build) are cut to it, and a
+# wait that keeps every answer away for source_failing_after gives source_failing.
+MAX_IMPOSED_WAIT = timedelta(hours=24)
+
+
+def imposed(seconds: float | None) -> timedelta:
+    """A carrier's Retry-After as a wait: RATE_LIMIT_WAIT when it said nothing usable, at most MAX_IMPOSED_WAIT."""
+    if not seconds or not 0 < seconds < float("inf"):  # also NaN
+        return RATE_LIMIT_WAIT
+    return min(timedelta(seconds=min(seconds, MAX_IMPOSED_WAIT.total_seconds())), MAX_IMPOSED_WAIT)
 
 
 def next_poll(result: Shipment | CarrierError, now: datetime, interval: timedelta, carrier: Carrier) -> datetime | None:
@@ -58,7 +68,7 @@ def next_poll(result: Shipment | CarrierError, now: datetime, interval: timedelt
     if isinstance(result, RateLimitedError | AuthError):
         if isinstance(result, RateLimitedError) and result.number:
             # Refused alone (17TRACK's registration quota): this number waits its own time, the others go on.
-            return now + (timedelta(seconds=result.retry_after) if result.retry_after else RATE_LIMIT_WAIT)
+            return now + imposed(result.retry_after)
         return now  # stays due: the carrier-wide wait decides when it is asked
     if isinstance(result, Shipment):
         if result.status.is_final:
@@ -109,8 +119,11 @@ class Polled:
     numbers: frozenset[str]
 
 
-def plan_polls(app: App, store: Store, now: datetime) -> dict[str, dict[str, list[str]]]:
-    """due_sources from the stored state: the numbers to ask now, by carrier."""
+def begin_cycle(app: App, store: Store, now: datetime) -> dict[str, dict[str, list[str]]]:
+    """Note new tracking numbers, cut over-long carrier waits, and plan the polls: the numbers to ask now, by
+    carrier (due_sources on the stored state)."""
+    store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
+    store.limit_waits(now + MAX_IMPOSED_WAIT)
     return due_sources(app, store.shipment_states(), now, store.carrier_states(), store.routes())
 
 
@@ -192,8 +205,7 @@ def _imposed_wait(results: FetchResult, auth: AuthError | None, interval: timede
     """
     limited = [r for r in results.values() if isinstance(r, RateLimitedError) and not r.number]
     if limited:
-        seconds = max((r.retry_after or 0.0) for r in limited)
-        return (timedelta(seconds=seconds) if seconds else RATE_LIMIT_WAIT), str(limited[0].args[0])
+        return max(imposed(r.retry_after) for r in limited), str(limited[0].args[0])
     if auth is not None:
         # Never retried: the key will not fix itself. A reload or restart (maybe with a new key) lifts the pause.
         return interval, str(auth.args[0] if auth.args else "credentials rejected")
@@ -333,8 +345,7 @@ async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | 
     """Queue what the watchlist and the stored history already say, then poll what is due and queue the polled
     orders' findings; deliver after each step when a notifier is given (a dry run and the daemon pass none).
     Deadline alerts of orders not being polled never wait for a carrier."""
-    store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
-    plan = plan_polls(app, store, now)
+    plan = begin_cycle(app, store, now)
     asking = asked_in(plan)
     findings, queued = queue_findings(app, store, now, asking=asking)
     if notifier is not None:

@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
 from monitor.config import App, load_app
-from monitor.cycle import CycleResult, Polled, asked_in, orders_of, plan_polls, poll, queue_findings
+from monitor.cycle import CycleResult, Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
 from monitor.errors import ConfigError
 from monitor.messages import render
 from monitor.notify import Notifier
@@ -80,10 +80,9 @@ class Daemon:
                 now = self.clock()
                 self.app = self.app.on_day(now)  # a demo watchlist's dates move on at midnight, as its shipments do
                 app = self.app
-                self.store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
                 # A carrier still being asked since an earlier tick is not asked again; its orders' alerts waited
                 # one tick for its answer and go out now on what is stored.
-                plan = {c: n for c, n in plan_polls(app, self.store, now).items() if c not in self._polls}
+                plan = {c: n for c, n in begin_cycle(app, self.store, now).items() if c not in self._polls}
                 findings, queued = queue_findings(app, self.store, now, asking=asked_in(plan))
                 self.last = CycleResult(0, 0, findings, queued.new, queued.repeated)
                 self.deliver_now()

@@ -58,6 +58,10 @@ _ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "expiry_noted": "INTEGER NOT NULL DEFAULT 0",  # a later message to the destination said it expired
         "claimed_by": "INTEGER",  # pid of the process sending it now; a dead pid's claim is void
     },
+    "carriers": {
+        # First told to wait (429, quota) with no answer since: a wait that lasts is a failing source.
+        "blocked_since": "TEXT",
+    },
 }
 
 
@@ -169,6 +173,11 @@ class CarrierState:
     auth_failed_since: datetime | None = None
     usage_day: str = ""  # UTC date the count below belongs to
     usage_calls: int = 0
+    blocked_since: datetime | None = None  # told to wait, with no answer since
+
+    def failing_since(self) -> datetime | None:
+        """Since when a wait the carrier imposed has kept every answer away (a rejected key is said apart)."""
+        return self.blocked_since if self.auth_failed_since is None else None
 
     def calls_on(self, day: str) -> int:
         """Requests already made on that UTC day."""
@@ -351,8 +360,10 @@ class Store:
                 (day, outcome.calls, outcome.calls, day, auth, _ts(now), ok, carrier),
             )
             if outcome.blocked_until is not None:
-                db.execute("UPDATE carriers SET blocked_until=?, block_reason=? WHERE carrier=?",
-                           (_ts(outcome.blocked_until), outcome.block_reason[:300], carrier))
+                db.execute("UPDATE carriers SET blocked_until=?, block_reason=?, blocked_since=COALESCE(blocked_since, ?)"
+                           " WHERE carrier=?", (_ts(outcome.blocked_until), outcome.block_reason[:300], _ts(now), carrier))
+            elif ok:
+                db.execute("UPDATE carriers SET blocked_since=NULL WHERE carrier=?", (carrier,))
             db.executemany(
                 "INSERT INTO routes(number, carrier, decided_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(number) DO UPDATE SET carrier=excluded.carrier, decided_at=excluded.decided_at"
@@ -365,13 +376,21 @@ class Store:
     def carrier_states(self) -> dict[str, CarrierState]:
         """What is remembered of each carrier, by id."""
         rows = self.db.execute(
-            "SELECT carrier, blocked_until, block_reason, auth_failed_since, usage_day, usage_calls FROM carriers")
-        return {c: CarrierState(_dt(b), r, _dt(a), d or "", n) for c, b, r, a, d, n in rows}
+            "SELECT carrier, blocked_until, block_reason, auth_failed_since, usage_day, usage_calls, blocked_since"
+            " FROM carriers")
+        return {c: CarrierState(_dt(b), r, _dt(a), d or "", n, _dt(bs)) for c, b, r, a, d, n, bs in rows}
+
+    def limit_waits(self, latest: datetime) -> None:
+        """End every carrier's wait by `latest` at the latest: a wait stored by an older build, or from an answer
+        that asked for years, must not block a carrier for good."""
+        with self.transaction() as db:
+            db.execute("UPDATE carriers SET blocked_until=? WHERE blocked_until > ?", (_ts(latest), _ts(latest)))
 
     def clear_auth_failures(self) -> None:
         """Forget rejected keys and the waits they caused: called when the configuration was (re)loaded."""
         with self.transaction() as db:
-            db.execute("UPDATE carriers SET blocked_until=NULL, block_reason='' WHERE auth_failed_since IS NOT NULL")
+            db.execute("UPDATE carriers SET blocked_until=NULL, block_reason='', blocked_since=NULL"
+                       " WHERE auth_failed_since IS NOT NULL")
             db.execute("UPDATE carriers SET auth_failed_since=NULL")
 
     def routes(self) -> dict[str, str]:
@@ -412,18 +431,21 @@ class Store:
             states = self.shipment_states(n for _, _, n in wanted)
             since_rows = self._rows_of("SELECT order_id, number, first_seen FROM numbers", [n for _, _, n in wanted])
         since = {(o, n): _dt(t) for o, n, t in since_rows}
+        waiting = {c: (at, cs.block_reason) for c, cs in self.carrier_states().items() if (at := cs.failing_since())}
         timelines = self._timelines_of({(c, n) for _, c, n in wanted}, now + FUTURE_SLACK, prune=everything)
         out = {}
         for order_id, carrier, number in wanted:
             st = states.get((carrier, number))
             events, index = timelines[carrier, number]
+            # The number's own failure, else a wait its carrier imposed that has kept every answer away.
+            failing, error = (st.failing_since, st.last_error) if st and st.failing_since else waiting.get(carrier, (None, ""))
             out[order_id] = History(
                 carrier=carrier,
                 status=st.status if st else None,
                 events=events,
                 number_since=since.get((order_id, number)),
-                failing_since=st.failing_since if st else None,
-                last_error=st.last_error if st else "",
+                failing_since=failing,
+                last_error=error or (st.last_error if st else ""),
                 index=index,
             )
         return out

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from carriers.errors import RateLimitedError
 from monitor.cycle import evaluate_orders, run_cycle
 from monitor.daemon import Daemon
 from monitor.rules import Finding, Kind, Severity, order_policies
 from monitor.store import Store
 from monitor.watchlist import Rules, Watchlist
-from tests.helpers import make_app
+from tests.helpers import ScriptedCarrier, make_app
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 GOOD = {"id": "GOOD", "ordered_on": "2026-11-01", "protection_ends": "2026-12-03", "promised_by": "2026-11-20"}
@@ -134,3 +135,30 @@ async def test_a_hung_carrier_does_not_delay_another_orders_deadline(tmp_path: P
         await daemon.app.aclose()
         daemon.store.close()
 
+
+
+async def test_a_carrier_that_keeps_us_waiting_is_cut_to_a_day_and_said_to_be_failing(tmp_path: Path) -> None:
+    """A 429 asking for 10^20 s (or a year-9999 wait left in the state) blocks the carrier one day at most; a
+    carrier that has kept every answer away for source_failing_after gives source_failing for each of its
+    orders, once."""
+    carrier = ScriptedCarrier()
+    numbers = ["NUM0", "NUM1"]
+    for n in numbers:
+        carrier.answers[n] = RateLimitedError("rate limited (HTTP 429)", carrier="fake", retry_after=1e20)
+    app = make_app({"monitor": {"timezone": "UTC"}, "orders": [
+        {"id": f"O{i}", "ordered_on": "2026-11-20", "tracking": n, "carrier": "fake"} for i, n in enumerate(numbers)]},
+        carrier)
+    store = Store.in_dir(tmp_path)
+    try:
+        await run_cycle(app, store, NOW, None)
+        assert store.carrier_states()["fake"].blocked_until == NOW + timedelta(days=1)
+        store.db.execute("UPDATE carriers SET blocked_until='9999-12-31T23:59:59+00:00'")  # an older build's wait
+        assert not (await run_cycle(app, store, NOW + timedelta(hours=1), None)).new
+        assert store.carrier_states()["fake"].blocked_until == NOW + timedelta(hours=25)
+        later = await run_cycle(app, store, NOW + timedelta(hours=26), None)
+        again = await run_cycle(app, store, NOW + timedelta(hours=27), None)
+    finally:
+        store.close()
+    assert later.polled == 2 and {(f.order_id, f.kind) for f in later.new} == {
+        ("O0", Kind.SOURCE_FAILING), ("O1", Kind.SOURCE_FAILING)}
+    assert "rate limited" in later.new[0].message and not again.new
