@@ -90,8 +90,17 @@ def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[Tracking
 
     With `horizon` >= now + FUTURE_SLACK the rules find the same at `now` and later on these as on all `events`.
     """
-    last = next((i for i in range(len(events) - 1, -1, -1) if events[i].time <= horizon), -1)
-    delivery = next((i for i in range(len(events) - 1, -1, -1) if events[i].kind is _DELIVERED_EVENT), -1)
+    if len(events) < 2:  # most numbers on a start: SQLite already picked their one latest event
+        return tuple(events)
+    last = delivery = -1
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if last < 0 and event.time <= horizon:
+            last = i
+        if delivery < 0 and event.kind is _DELIVERED_EVENT:
+            delivery = i
+        if last >= 0 and delivery >= 0:
+            break
     return tuple(e for i, e in enumerate(events) if i >= last or i == delivery or e.kind in EXCEPTION_KINDS)
 
 

@@ -243,6 +243,7 @@ class Store:
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._timelines: dict[tuple[str, str], _Timeline] = {}  # see _timelines_of
             self._events_read = 0  # the rowid of the last events row in _timelines
+            self._texts: dict[str, str] = {}  # see _event
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: cannot open the state database: {exc}") from None
         except OSError as exc:
@@ -307,7 +308,7 @@ class Store:
         select = "SELECT carrier, number, status, last_polled, next_poll, failing_since, last_error FROM shipments"
         rows = self.db.execute(select) if numbers is None else self._rows_of(select, list(numbers))
         return {
-            (c, n): ShipmentState(c, n, Status(s) if s else None, _dt(lp), _dt(np), _dt(fs), err)
+            (c, n): ShipmentState(c, n, _STATUSES.get(s) if s else None, _dt(lp), _dt(np), _dt(fs), err)
             for c, n, s, lp, np, fs, err in rows
         }
 
@@ -459,6 +460,8 @@ class Store:
         the needed events stay in memory, and SQLite picks them out of the table on the first read.
         """
         db, cache = self.db, self._timelines
+        if len(self._texts) > 100_000:  # sharing is worth it for texts that repeat; do not hoard the others
+            self._texts.clear()
         top = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
         if top < self._events_read:  # the table was rebuilt under us (a restored backup): read it all again
             cache.clear()
@@ -484,7 +487,7 @@ class Store:
         for key, rows in grown.items():
             # By time, then as stored: events at the same instant keep the order they were stored in.
             rows.sort(key=_row_order)
-            new = [_event(r) for r in rows]
+            new = [_event(r, self._texts) for r in rows]
             old = cache[key][0] if key in cache else ()
             # Rows read now were stored after every event kept, so a stable sort keeps ties in stored order.
             events = needed(sorted((*old, *new), key=_event_time) if old else new, horizon)
@@ -499,32 +502,40 @@ class Store:
         with one outbox row per destination `routes` names, all in one transaction."""
         new: list[Finding] = []
         repeated: list[Finding] = []
+        stamp = _ts(now)
         with self.transaction() as db:
             # A destination in backoff keeps it for new rows too: a new alert is no reason to hammer a dead server.
             waiting = dict(db.execute(f"SELECT destination, MAX(next_attempt) FROM outbox WHERE {_UNSENT} AND attempts > 0"
                                       " GROUP BY destination").fetchall())
+            # What the log knows of these keys, in one join: a cycle finds every open episode again.
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS found(key TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM temp.found")
+            db.executemany("INSERT OR IGNORE INTO temp.found(key) VALUES (?)", [(f.key,) for f in findings])
+            known = {k: (last, count) for k, last, count in db.execute(
+                "SELECT n.key, n.last_at, n.count FROM temp.found f JOIN notified n ON n.key = f.key")}
+            sent_before: dict[str, int] = {}  # messages of the episode before this one: 0 for a new one
             for f in findings:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO notified(key, order_id, kind, severity, first_at, last_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (f.key, f.order_id, f.kind.value, f.severity.value, _ts(now), _ts(now)),
-                )
-                if cur.rowcount:
-                    count = 0
+                seen = known.get(f.key)
+                if seen is None:
                     new.append(f)
-                else:  # this episode was already notified, maybe before a restart: only a due reminder goes out
-                    last_at, count = db.execute("SELECT last_at, count FROM notified WHERE key=?", (f.key,)).fetchone()
-                    if repeat is None or not repeat(f, datetime.fromisoformat(last_at)):
-                        continue
-                    db.execute("UPDATE notified SET last_at=?, count=count+1 WHERE key=?", (_ts(now), f.key))
+                    sent_before[f.key] = 0
+                    known[f.key] = (stamp, 1)  # the same key twice in one call is one episode
+                elif f.key not in sent_before and repeat is not None and repeat(f, datetime.fromisoformat(seen[0])):
                     repeated.append(f)
-                db.executemany(
-                    "INSERT INTO outbox(key, destination, order_id, kind, severity, title, message, action, due,"
-                    " created_at, next_attempt, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(f.key, d, f.order_id, f.kind.value, f.severity.value, f.title, f.message, f.action,
-                      _ts(f.due) if f.due else None, _ts(now), max(_ts(now), waiting.get(d) or ""), count)
-                     for d in routes(f)],
-                )
+                    sent_before[f.key] = seen[1]
+            db.executemany("INSERT INTO notified(key, order_id, kind, severity, first_at, last_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [(f.key, f.order_id, f.kind.value, f.severity.value, stamp, stamp) for f in new])
+            db.executemany("UPDATE notified SET last_at=?, count=count+1 WHERE key=?",
+                           [(stamp, f.key) for f in repeated])
+            db.executemany(
+                "INSERT INTO outbox(key, destination, order_id, kind, severity, title, message, action, due,"
+                " created_at, next_attempt, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(f.key, d, f.order_id, f.kind.value, f.severity.value, f.title, f.message, f.action,
+                  _ts(f.due) if f.due else None, stamp, max(stamp, waiting.get(d) or ""), sent_before[f.key])
+                 for f in (*new, *repeated) for d in routes(f)],
+            )
+            db.execute("DELETE FROM temp.found")
         return Queued(new, repeated)
 
     def notified_keys(self) -> set[str]:
@@ -678,16 +689,22 @@ def _group(grown: dict[tuple[str, str], list[_Row]], keys: set[tuple[str, str]],
             grown.setdefault((row[0], row[1]), []).append(row)
 
 
-def _event(row: _Row) -> TrackingEvent:
+def _event(row: _Row, texts: dict[str, str]) -> TrackingEvent:
+    """An event read back; `texts` shares one object per distinct carrier, code, description and place, which
+    repeat across thousands of parcels (a daemon keeps each number's latest event in memory)."""
     c, _, t, k, code, text, loc, key, _ = row
-    return TrackingEvent(datetime.fromisoformat(t), _kind(k), text, loc, code, c, key)
+    share = texts.setdefault
+    return TrackingEvent(datetime.fromisoformat(t), _kind(k), share(text, text), share(loc, loc), share(code, code),
+                         share(c, c), key)
+
+
+# By stored value: a dict lookup, where EnumType(value) costs microseconds per row.
+_STATUSES = {s.value: s for s in Status}
+_KINDS = {k.value: k for k in EventKind}
 
 
 def _kind(value: str) -> EventKind:
-    try:
-        return EventKind(value)
-    except ValueError:  # a newer version wrote a kind this one does not know
-        return EventKind.UNKNOWN
+    return _KINDS.get(value, EventKind.UNKNOWN)  # a kind written by a newer version reads as unknown
 
 
 def _error_text(err: CarrierError) -> str:
