@@ -35,17 +35,9 @@ from monitor.watchlist import (
     shifted,
 )
 from tests.helpers import UTC, ScriptedCarrier, invoke, make_app
+from tests.test_watchlist_errors import wl_isolated_env  # noqa: F401  (autouse: a state dir per test, no env leaks)
 
 WINDOW = f"between {FIRST_DAY} and {LAST_DAY}"
-
-
-@pytest.fixture(autouse=True)
-def hostile_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test has its own state directory, and nothing from the machine's environment leaks in."""
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
-    for var in ("TRACKING_MONITOR_CONFIG", "TRACKING_MONITOR_NOTIFY_URLS", "TRACKING_MONITOR_SECRETS_DIR",
-                "CREDENTIALS_DIRECTORY"):
-        monkeypatch.delenv(var, raising=False)
 
 
 # ---------------------------------------------------------------- an otherwise valid watchlist of two orders
