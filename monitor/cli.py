@@ -28,6 +28,7 @@ from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
 from monitor.store import Store
 from monitor.table import print_status
+from monitor.watchlist import WINDOW_HINT, in_window
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -110,6 +111,8 @@ def _parse_now(text: str | None, app: App) -> datetime:
         value: date | datetime = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         _usage(f"--now: expected an ISO date or date-time like 2026-12-01T09:00, got {text!r}")
+    if not in_window(value):  # the watchlist's dates are in this window too; far outside it, instants overflow
+        _usage(f"--now: expected {WINDOW_HINT}, got {text!r}")
     return instant(value, app.watchlist.monitor.zone).astimezone(UTC)
 
 

@@ -21,6 +21,7 @@ from monitor.durations import format_duration
 from monitor.messages import days, fmt_when
 from monitor.rules import Finding, Severity
 from monitor.store import OutboxRow, Store
+from monitor.textsafe import printable
 from monitor.watchlist import QuietHours
 
 log = logging.getLogger("tracking_monitor.notify")
@@ -344,9 +345,9 @@ def _why(result, seconds: float) -> str:  # type: ignore[no-untyped-def]
 
 
 def print_alert(severity: str, title: str, body: str, out: TextIO) -> None:
-    """An alert on the terminal: one header line, the body indented."""
-    out.write(f"[{severity.upper()}] {title}\n")
-    for line in body.splitlines():
+    """An alert on the terminal: one header line, the body indented; carrier and watchlist text cannot act on it."""
+    out.write(f"[{severity.upper()}] {printable(title, newlines=False)}\n")
+    for line in printable(body).splitlines():
         out.write(f"    {line}\n" if line else "\n")
     out.write("\n")
     out.flush()

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from monitor.textsafe import printable
+
 SEVERITY_STYLE = {"urgent": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -35,6 +37,11 @@ def _archived(row: dict[str, Any]) -> str:
     return f"archived (closed {row['archived_since'][:10]})"
 
 
+def _cell(text: str, style: str = "") -> Text:
+    """Watchlist or carrier text as a cell: shown as written, never read as rich markup or terminal controls."""
+    return Text(printable(text), style=style)
+
+
 def status_table(rows: list[dict[str, Any]], hidden: int) -> Table:
     """The rows of `status --json` as a rich Table."""
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", expand=False,
@@ -57,13 +64,13 @@ def status_table(rows: list[dict[str, Any]], hidden: int) -> Table:
         item = " · ".join(p for p in (r["shop"], r["item"]) if p)
         title = top["title"].removesuffix(f" ({item or r['order']})") if top else ""  # the item has its own column
         table.add_row(
-            Text(r["order"], style=urgency or "green"),
-            item,
+            _cell(r["order"], urgency or "green"),
+            _cell(item),
             _archived(r) if r["archived"] else r["status"],
-            event,
+            _cell(event),
             Text(countdown(promised, "late"), style=deadline_style(promised, moot)),
             Text(countdown(r["days_to_protection_end"]), style=deadline_style(r["days_to_protection_end"], moot)),
-            Text(f'{top["severity"]}: {title}', style=urgency) if top else Text("ok", style="green"),
+            _cell(f'{top["severity"]}: {title}', urgency) if top else Text("ok", style="green"),
             style="dim" if r["archived"] else None,
         )
     return table

@@ -5,7 +5,9 @@ import ast
 import difflib
 import json
 import re
+import sys
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -30,26 +32,56 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from carriers.detect import normalize, shape_problem
 from monitor.durations import HINT as DURATION_HINT
-from monitor.durations import format_duration, parse_duration
+from monitor.durations import MAX_DURATION, DurationTooLong, format_duration, parse_duration
 from monitor.errors import ConfigError, Problem
+from monitor.textsafe import escaped
 
 DATE_HINT = "a date like 2026-12-16 (or a date and time like 2026-12-16T18:00:00)"
 DAY_HINT = "a date like 2026-12-16 (a day, without a time)"
+# Every date of the watchlist and of --now lies in this window: wide enough for any real order, and narrow enough
+# that whatever the program computes from one (plus or minus a duration of at most MAX_DURATION, moved by
+# shift_dates_from, turned into an instant in any zone) is still a date Python can hold.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+WINDOW_HINT = f"a date between {FIRST_DAY} and {LAST_DAY}"
+MAX_ID_LENGTH = 100  # the longest marketplace order numbers have about 30 characters
+MAX_NESTING = 20  # lists and tables inside each other; a watchlist needs 4, and deeper ones overflow parsers' stacks
+_SHOWN = 60  # characters of a value that an error message repeats
+
+
+def in_window(value: date | datetime) -> bool:
+    """Whether a date, or a date-time's own calendar day, lies between FIRST_DAY and LAST_DAY."""
+    # A UTC offset is less than a day, so a date-time whose day is inside converts to any zone without overflow.
+    return FIRST_DAY <= (value.date() if isinstance(value, datetime) else value) <= LAST_DAY
+
+
+# A URL with a user and password, a token in its query, or a long token-like part (Apprise puts bot tokens and
+# webhook keys in the host or the path): only its scheme is shown.
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)([^\s\"'<>\\]*)")
+_CREDENTIAL = re.compile(r"@|[?&;][\w\-]*(?:token|key|secret|pass|auth|sig)[\w\-]*=|[A-Za-z0-9_\-]{16,}", re.I)
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every URL that may carry a credential cut to its scheme, like "tgram://…"."""
+    return _URL.sub(lambda m: m.group(1) + "…" if _CREDENTIAL.search(m.group(2)) else m.group(0), text)
 
 
 def _q(text: str) -> str:
-    """Text as the user would write it in TOML: in double quotes."""
-    return json.dumps(text, ensure_ascii=False)
+    """Text as the user would write it in TOML: in double quotes, controls and invisible characters escaped."""
+    return escaped(json.dumps(text, ensure_ascii=False))
+
+
+def _short(shown: str) -> str:
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
 
 
 def _describe(value: object) -> str:
-    """A value as it looks in the TOML file, not as Python prints it."""
+    """A value as it looks in the TOML file, not as Python prints it; a long one cut, a URL's credentials masked."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return str(value)
+        return _short(str(value))
     if isinstance(value, str):
-        return _q(value if len(value) <= 60 else value[:57] + "...")
+        return _q(_short(mask_secrets(value)))
     if isinstance(value, (date, time)):  # datetime is a date
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -76,6 +108,9 @@ def _duration(value: object) -> timedelta:
     """parse_duration, with the value shown as it is written in the file."""
     try:
         return parse_duration(value)
+    except DurationTooLong:
+        raise ValueError(f"expected a duration of at most {_q(format_duration(MAX_DURATION))} (10 years), "
+                         f"got {_describe(value)}") from None
     except ValueError:
         pass
     if isinstance(value, str) and value.strip().startswith("-"):
@@ -87,8 +122,8 @@ def _duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
-def _parse_when(value: object) -> date | datetime:
-    """Accept a TOML date/datetime or the same as an ISO string; keep date-only values as dates."""
+def _read_when(value: object) -> date | datetime | None:
+    """A TOML date/datetime, or the same as an ISO string; None when it is neither."""
     if isinstance(value, (date, datetime)):
         return value
     if isinstance(value, str):
@@ -97,20 +132,32 @@ def _parse_when(value: object) -> date | datetime:
             return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
             pass
-    raise ValueError(f"expected {DATE_HINT}, got {_describe(value)}")
+    return None
+
+
+def _windowed(when: date | datetime, value: object) -> None:
+    if not in_window(when):
+        raise ValueError(f"expected {WINDOW_HINT}, got {_describe(value)}")
+
+
+def _parse_when(value: object) -> date | datetime:
+    """Accept a TOML date/datetime or the same as an ISO string, in the window; keep date-only values as dates."""
+    when = _read_when(value)
+    if when is None:
+        raise ValueError(f"expected {DATE_HINT}, got {_describe(value)}")
+    _windowed(when, value)
+    return when
 
 
 def _parse_day(value: object) -> date:
     """A day only: a time of day would be silently dropped, so one other than midnight is refused."""
-    try:
-        when = _parse_when(value)
-    except ValueError:
-        raise ValueError(f"expected {DAY_HINT}, got {_describe(value)}") from None
-    if not isinstance(when, datetime):
-        return when
-    if when.time() == time(0) and when.tzinfo is None:
-        return when.date()
-    raise ValueError(f"expected {DAY_HINT}, got {_describe(value)}")
+    when = _read_when(value)
+    if isinstance(when, datetime) and when.time() == time(0) and when.tzinfo is None:
+        when = when.date()
+    if when is None or isinstance(when, datetime):
+        raise ValueError(f"expected {DAY_HINT}, got {_describe(value)}")
+    _windowed(when, value)
+    return when
 
 
 When = Annotated[date | datetime, BeforeValidator(_parse_when)]
@@ -163,10 +210,20 @@ class MonitorSection(_Section):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+        # OSError: a name that is a folder of the zone database ("Europe") or too long to be a file name.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1) if len(value) <= _SHOWN else []
             hint = f"; did you mean {_q(close[0])}?" if close else ' (expected an IANA name like "Europe/Paris")'
-            raise ValueError(f"unknown time zone {_q(value)}{hint}") from None
+            raise ValueError(f"unknown time zone {_describe(value)}{hint}") from None
+        return value
+
+    @field_validator("state_dir")
+    @classmethod
+    def _usable_path(cls, value: Path | None) -> Path | None:
+        # The operating system refuses a NUL in a path, and a control character there is a mistake.
+        if value is not None and (bad := next((c for c in str(value) if unicodedata.category(c) == "Cc"), None)):
+            raise ValueError(f'has the control character U+{ord(bad):04X}; expected a folder path like '
+                             f'"/var/lib/tracking-monitor", got {_describe(str(value))}')
         return value
 
     @field_validator("poll_interval")
@@ -405,6 +462,12 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
         value = _order_id(value)
         if value == "":
             raise ValueError("must not be empty; expected the marketplace's order number in quotes")
+        if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+            raise ValueError(f"is {len(value)} characters long; expected an order number of at most {MAX_ID_LENGTH}")
+        # An id is printed in alerts, logs and file names: a control or invisible character would act or hide there.
+        if isinstance(value, str) and (bad := next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)):
+            raise ValueError(f"has the control or invisible character U+{ord(bad):04X}; expected an order number of "
+                             f"visible characters, got {_describe(value)}")
         return value
 
     @field_validator("tracking")
@@ -475,18 +538,25 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _id_key(oid: str) -> str:
+    """What makes two ids the same order: "ABC123", " abc123" and a full-width "ＡＢＣ123" are one order number."""
+    return unicodedata.normalize("NFKC", oid).strip().casefold()
+
+
 def _repeated_ids(raw: object) -> _Found:
     """Order ids used twice, read from the raw list so a broken order elsewhere does not hide them."""
     found: _Found = []
-    first: dict[str, int] = {}
+    first: dict[str, tuple[int, str]] = {}
     for i, item in enumerate(raw if isinstance(raw, list) else []):
         oid = _order_id(item.get("id")) if isinstance(item, Mapping) else None
         if not isinstance(oid, str) or not oid:
             continue
-        if oid in first:
-            found.append(((i, "id"), f"{_q(oid)} is already the id of orders[{first[oid]}]; expected each order's id only once", oid))
-        else:
-            first[oid] = i
+        if (seen := first.get(_id_key(oid))) is None:
+            first[_id_key(oid)] = (i, oid)
+            continue
+        j, other = seen
+        alike = "" if other == oid else f" ({_q(other)}: ids that differ only in case, spaces or width are the same order)"
+        found.append(((i, "id"), f"{_q(oid)} is already the id of orders[{j}]{alike}; expected each order's id only once", oid))
     return found
 
 
@@ -581,10 +651,14 @@ def read_text(path: Path) -> str:
 _TOML_POS = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
 
 
+_TOO_DEEP = (f"lists or tables nested more than {MAX_NESTING} levels deep; expected at most {MAX_NESTING} "
+             "(a watchlist needs 4)")
+
+
 def parse_toml(text: str, path: Path) -> dict[str, Any]:
     """tomllib with its error turned into `file:line:column: what`."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _TOML_POS.search(msg)
@@ -595,8 +669,67 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
         else:  # at the end of the file: point at what was left open
             lineno, col = _open_at_end(what, lines), 0
         where = f"{path}:{lineno}:{col}" if col else f"{path}:{lineno}"
-        line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
-        raise ConfigError([Problem(where, f"TOML syntax error: {_toml_message(what, line.rstrip(chr(13)), col)}")]) from None
+        line = lines[lineno - 1].rstrip("\r") if 0 < lineno <= len(lines) else ""
+        secret = _secret_line(line, _Locator(text).table_at(lineno))
+        raise _syntax_error(where, _toml_message(what, line, col, secret)) from None
+    except RecursionError:  # tomllib reads nested lists and tables by recursion
+        raise _syntax_error(_at(path, _nesting_line(text)), _TOO_DEEP) from None
+    except ValueError as exc:  # tomllib's int() refuses a number of thousands of digits (sys.int_info)
+        limit = sys.get_int_max_str_digits()
+        long = re.search(rf"[0-9_]{{{limit + 1},}}", text) if limit else None
+        line = text.count("\n", 0, long.start()) + 1 if long else None
+        raise _syntax_error(_at(path, line), f"a number of more than {limit} digits; expected a shorter number, "
+                            "or an order number in quotes" if long else _short(str(exc))) from None
+    if _depth(data) > MAX_NESTING:  # parsed, but deep enough to break the copies and edits made of it later
+        raise _syntax_error(_at(path, _nesting_line(text)), _TOO_DEEP)
+    return data
+
+
+def _at(path: Path, line: int | None) -> str:
+    return f"{path}:{line}" if line else str(path)
+
+
+def _syntax_error(where: str, message: str) -> ConfigError:
+    return ConfigError([Problem(where, escaped(mask_secrets(f"TOML syntax error: {message}")))])
+
+
+def _depth(data: object) -> int:
+    """How many lists and tables are inside each other, counted without recursion."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
+
+
+def _nesting_line(text: str) -> int | None:
+    """The line where [ and { (outside strings and comments) first nest deeper than MAX_NESTING, if they do."""
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote[0] == '"':
+                i += 1  # the escaped character cannot close the string
+            elif text.startswith(quote, i):
+                i, quote = i + len(quote) - 1, ""
+        elif ch == "#":  # a comment runs to the end of its line
+            end = text.find("\n", i)
+            i = (len(text) if end < 0 else end) - 1
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote) - 1
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return text.count("\n", 0, i) + 1
+        elif ch in "]}":
+            depth -= 1
+        i += 1
+    return None
 
 
 def _open_at_end(what: str, lines: list[str]) -> int:
@@ -612,8 +745,28 @@ _BARE = re.compile(r"[A-Za-z][\w\-/.:]*")
 _QUOTE_HINT = "text must be in quotes, like \"7d\" or \"Europe/Paris\""
 
 
-def _toml_message(what: str, line: str, col: int) -> str:
-    """tomllib's terse message, said the way a person fixing the file needs it."""
+# Keys whose value is or may be a credential; every key of [notify] and [carriers.*] is treated as one too.
+_SECRET_KEYS = frozenset({"api_key", "client_secret", "client_id", "password", "token", "url", "urls", "url_secret"})
+_SECRET_WORDS = re.compile(r"secret|token|password|passwd|api_?key|auth|url", re.I)
+_SECRET_TABLES = frozenset({"notify", "carriers"})
+
+
+def _secret_line(line: str, table: tuple[Any, ...]) -> bool:
+    """Whether the value on this line may be a credential, by its key and by the table it is in."""
+    key_m = _Locator._KEY.match(line)
+    path = [p for p in (*table, *(_Locator._split(key_m.group(1)) if key_m else ())) if isinstance(p, str)]
+    if path[:1] and path[0] in _SECRET_TABLES:
+        return True
+    return bool(path) and (path[-1] in _SECRET_KEYS or bool(_SECRET_WORDS.search(path[-1])))
+
+
+def _example(key: str) -> str:
+    """A placeholder value for a key, as a list for the keys that take one."""
+    return '["…"]' if key in _LISTS else '"…"'
+
+
+def _toml_message(what: str, line: str, col: int, secret: bool = False) -> str:
+    """tomllib's terse message, said the way a person fixing the file needs it; a `secret` value is never shown."""
     key_m = _Locator._KEY.match(line)
     key = _Locator._split(key_m.group(1))[-1] if key_m else ""
     value = line.split("=", 1)[1].split("#", 1)[0].strip() if "=" in line else ""
@@ -633,11 +786,13 @@ def _toml_message(what: str, line: str, col: int) -> str:
         return 'expected "=" after the key, like language = "en"'
     if what in ("Invalid date or datetime",) or (what.startswith("Expected newline") and _DATEISH.match(value)):
         token = _DATEISH.match(value)
-        shown = f" {token.group(0)}" if token else ""
+        shown = f" {token.group(0)}" if token and not secret else ""
         return f"invalid date{shown}: expected {DATE_HINT}"
     if what.startswith("Expected newline"):
         return f"expected the end of the line after the value; {_QUOTE_HINT}, and one key = value per line"
     if what == "Invalid value":
+        if secret and key and value[:1] not in ("[", "{"):  # it may be the credential itself: name the key only
+            return f"the value of {key} is not in quotes: expected text in quotes, like {key} = {_example(key)}"
         if (bare := _BARE.fullmatch(value)) and key:
             return f"{value} is not a value: expected text in quotes, like {key} = {_q(bare.group(0))}"
         if not col:
@@ -682,8 +837,7 @@ def problems_from(exc: ValidationError, text: str, path: Path, prefix: tuple[Any
 
 def problem_at(text: str, path: Path, loc: tuple[Any, ...], message: str) -> Problem:
     """A problem found after validation (a missing secret…), located like the validation errors."""
-    line = _Locator(text)(loc)
-    return Problem(f"{path}:{line}" if line else str(path), f"{field_path(loc)}: {message}")
+    return Problem(_at(path, _Locator(text)(loc)), escaped(mask_secrets(f"{field_path(loc)}: {message}")))
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -753,9 +907,8 @@ def _problem(err: Mapping[str, Any], path: Path, locate: _Locator) -> tuple[int 
     else:
         message = f"{_EXPECTED.get(kind) or msg.replace('Input should be', 'expected')}, got {got}"
     line = locate(loc)
-    where = f"{path}:{line}" if line else str(path)
     text = f"{field_path(loc)}: {message}" if loc else message
-    return line, Problem(where, text.replace("\r", "\\r").replace("\n", "\\n"))  # one line, whatever the key
+    return line, Problem(_at(path, line), escaped(mask_secrets(text)))  # one line, whatever the key
 
 
 # Where each known key lives, to say so when one is put in the wrong table; [rules] before [[orders]].
@@ -812,6 +965,7 @@ class _Locator:
 
     def __init__(self, text: str) -> None:
         self.entries: list[tuple[tuple[Any, ...], int]] = []
+        self.headers: list[tuple[int, tuple[Any, ...]]] = []  # (line, table) of each [table] line
         counters: dict[tuple[Any, ...], int] = {}
         table: tuple[Any, ...] = ()
         open_quote = ""  # inside a multi-line string, lines are text, not keys or headers
@@ -828,6 +982,7 @@ class _Locator:
                     counters[key] = counters.get(key, -1) + 1
                     table = (*table, counters[key])
                 self.entries.append((table, lineno))
+                self.headers.append((lineno, table))
             elif m := self._KEY.match(line):
                 self.entries.append(((*table, *self._split(m.group(1))), lineno))
             open_quote = next((q for q in ('"""', "'''") if line.count(q) % 2), "")
@@ -856,6 +1011,10 @@ class _Locator:
                 out.append(idx)
         return tuple(out)
 
+    def table_at(self, lineno: int) -> tuple[Any, ...]:
+        """The table a line belongs to: that of the last [table] line above it (the top level before any)."""
+        return next((table for line, table in reversed(self.headers) if line < lineno), ())
+
     def __call__(self, loc: tuple[Any, ...]) -> int | None:
         best, best_len = None, -1
         for path, lineno in self.entries:
@@ -872,7 +1031,9 @@ def shifted(watchlist: Watchlist, today: date) -> Watchlist:
     start = watchlist.monitor.shift_dates_from
     if start is None or start == today:
         return watchlist
-    delta = today - start
+    # A clock far off (a device booting in 1970) moves the dates at most as far as the window is wide, so every
+    # date stays one Python can compute with: both ends and every order date are in the window.
+    delta = min(max(today, FIRST_DAY), LAST_DAY) - start
 
     def move(model: _Section) -> dict[str, Any]:
         # Every field holding a date or date-time, whatever its name: a date field added later moves too.
