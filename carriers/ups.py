@@ -19,7 +19,7 @@ from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError
 from carriers.http import OAuthCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, utc_offset
+from carriers.model import Shipment, Status, TrackingEvent, read_estimate, read_time, utc_offset
 
 TRANSACTION_SRC = "tracking-monitor"
 NOT_FOUND_CODES = {"TW0001", "TV1002", "TW0002"}  # not found, invalid inquiry number, no information yet
@@ -71,6 +71,9 @@ def meaning(status: dict[str, Any]) -> tuple[K, Status]:
     return found
 
 
+TIME_FIELDS = ("date", "time", "gmtDate", "gmtTime", "gmtOffset")  # an activity's time, in its raw fields
+
+
 def activity_time(a: dict[str, Any]) -> datetime:
     """gmtDate/gmtTime as UTC; else the local date/time with gmtOffset; else the local time read as UTC."""
     if a.get("gmtDate") and a.get("gmtTime"):
@@ -80,11 +83,11 @@ def activity_time(a: dict[str, Any]) -> datetime:
     return value.replace(tzinfo=utc_offset(a.get("gmtOffset")) or UTC)
 
 
-def estimated(package: dict[str, Any]) -> date | None:
+def estimated(package: dict[str, Any], number: str) -> date | None:
     """The rescheduled, else scheduled, delivery date."""
     dates = {str(d.get("type")): str(d.get("date") or "") for d in package.get("deliveryDate") or ()}
     found = dates.get("RDD") or dates.get("SDD")
-    return datetime.strptime(found, "%Y%m%d").date() if found and found.isdigit() else None
+    return read_estimate("ups", number, found, lambda t: datetime.strptime(t, "%Y%m%d").date())
 
 
 def error_of(payload: Any, number: str, http: int) -> CarrierError:
@@ -111,11 +114,14 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
     package = packages[0]
     scans: list[tuple[TrackingEvent, Status]] = []
     for a in package.get("activity") or ():
+        at = read_time("ups", number, {k: a[k] for k in TIME_FIELDS if k in a}, activity_time)
+        if at is None:
+            continue
         st = a.get("status") or {}
         addr = (a.get("location") or {}).get("address") or {}
         place = ", ".join(str(addr[k]) for k in ("city", "stateProvince", "countryCode") if addr.get(k))
         kind, standing = meaning(st)
-        scans.append((TrackingEvent(activity_time(a), kind, str(st.get("description") or ""), place,
+        scans.append((TrackingEvent(at, kind, str(st.get("description") or ""), place,
                                     str(st.get("code") or st.get("type") or ""), "ups"), standing))
     scans.sort(key=lambda s: s[0].time)
     events = [e for e, _ in scans]
@@ -125,7 +131,7 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
         status = Status.RETURNED  # delivered after a return scan: back with the seller
     service = (package.get("service") or {}).get("description")
     raw = str(current.get("code") or (events[-1].code if events else ""))
-    return Shipment(number, "ups", status, tuple(events), raw, estimated(package),
+    return Shipment(number, "ups", status, tuple(events), raw, estimated(package, number),
                     {"service": str(service)} if service else {})
 
 
