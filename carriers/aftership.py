@@ -16,14 +16,14 @@ answer's `data` holds (not relied on), and Exception_006/008/009/010/012 read fr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date
+from datetime import date
 from typing import Any, ClassVar
 
 from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError, UnavailableError
 from carriers.http import HttpCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware
+from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time
 
 ID = "aftership"
 MAX_NUMBERS = 50  # documented for GET /trackings?tracking_numbers=
@@ -78,14 +78,14 @@ def _place(cp: dict[str, Any]) -> str:
     return ", ".join(str(cp[k]) for k in ("city", "state", "country_region") if cp.get(k))
 
 
-def _eta(tracking: dict[str, Any]) -> date | None:
+def _eta(tracking: dict[str, Any], number: str) -> date | None:
     """The carrier's estimated delivery date (the latest bound of a range), else AfterShip's own estimate."""
     for key in ("courier_estimated_delivery_date", "aftership_estimated_delivery_date"):
         value = tracking.get(key)
         if isinstance(value, dict):
             value = value.get("estimated_delivery_date") or value.get("estimated_delivery_date_max")
         if value:
-            return aware(str(value), UTC).date()
+            return read_estimate(ID, number, value)
     return None
 
 
@@ -95,16 +95,17 @@ def parse_tracking(tracking: Any, number: str) -> Shipment | CarrierError:
     if tracking.get("tag") == "Pending" and not checkpoints:
         return NotFoundError("AfterShip has no tracking information yet", carrier=ID, number=number)
     events = tuple(
-        # checkpoint_time carries the place's offset; a bare one is assumed UTC.
-        TrackingEvent(aware(cp["checkpoint_time"], UTC), meaning(cp.get("tag"), cp.get("subtag"))[0],
+        TrackingEvent(at, meaning(cp.get("tag"), cp.get("subtag"))[0],
                       str(cp.get("message") or cp.get("subtag_message") or ""), _place(cp),
                       str(cp.get("subtag") or cp.get("tag") or ""), ID)
         for cp in checkpoints
+        # checkpoint_time carries the place's offset; a bare one is assumed UTC.
+        if (at := read_time(ID, number, cp["checkpoint_time"], aware)) is not None
     )
     status = meaning(tracking.get("tag"), tracking.get("subtag"))[1]
     extra = {k: str(tracking[k]) for k in ("slug", "id", "subtag_message") if tracking.get(k)}
     return Shipment(number, ID, status, events, str(tracking.get("subtag") or tracking.get("tag") or ""),
-                    _eta(tracking), extra)
+                    _eta(tracking, number), extra)
 
 
 def parse(payload: Any, numbers: Sequence[str]) -> FetchResult:

@@ -29,7 +29,7 @@ from carriers.base import FetchResult
 from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, UnavailableError
 from carriers.http import HttpCarrier, HttpSettings, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent
+from carriers.model import Shipment, Status, TrackingEvent, read_estimate, read_time
 
 # actionCode -> what it means for the buyer (meanings from the standerdDesc seen beside each code).
 ACTIONS: dict[str, tuple[K, Status]] = {
@@ -90,15 +90,22 @@ def meaning(code: str) -> tuple[K, Status]:
     return next((found for pattern, found in RULES if pattern.search(code)), UNKNOWN)
 
 
-def parse_event(d: dict[str, Any]) -> TrackingEvent:
-    """One detailList entry; `time` is epoch milliseconds, so the instant needs no zone (timeZone is ignored)."""
+def epoch_ms(raw: Any) -> datetime:
+    """Cainiao's epoch milliseconds as a UTC instant."""
+    return datetime.fromtimestamp(int(raw) / 1000, UTC)
+
+
+def parse_event(d: dict[str, Any], number: str) -> TrackingEvent | None:
+    """One detailList entry, None when its time is unusable; `time` is epoch milliseconds (timeZone is ignored)."""
+    at = read_time("cainiao", number, d["time"], epoch_ms)
+    if at is None:
+        return None
     code = str(d.get("actionCode") or "")
     standard, raw = str(d.get("standerdDesc") or "").strip(), str(d.get("desc") or "").strip()
     place = PLACE.match(standard)
     standard = standard[place.end():] if place else standard
     # standerdDesc is Cainiao's normalized wording, desc the carrier's; keep both when they differ.
     text = " — ".join(dict.fromkeys(t for t in (standard, raw) if t))
-    at = datetime.fromtimestamp(int(d["time"]) / 1000, UTC)
     return TrackingEvent(at, meaning(code)[0], text, place.group(1) if place else "", code, "cainiao")
 
 
@@ -107,16 +114,16 @@ def parse_item(item: dict[str, Any], number: str) -> Shipment | CarrierError:
     details = item.get("detailList") or []
     if not details:
         return NotFoundError("no tracking events yet", carrier="cainiao", number=number)
-    events = tuple(parse_event(d) for d in details)
-    latest = max(events, key=lambda e: e.time)
-    status = meaning(latest.code)[1]
+    events = tuple(e for d in details if (e := parse_event(d, number)) is not None)
+    latest = max(events, key=lambda e: e.time, default=None)
+    status = meaning(latest.code)[1] if latest else Status.UNKNOWN
     if status is Status.UNKNOWN:
         status = MODULE_STATUS.get(str(item.get("status") or "").upper(), Status.UNKNOWN)
-    eta = (item.get("globalEtaInfo") or {}).get("deliveryMaxTime")
+    eta = read_estimate("cainiao", number, (item.get("globalEtaInfo") or {}).get("deliveryMaxTime"),
+                        lambda ms: epoch_ms(ms).date())
     extra = {k: str(item[f]) for k, f in (("origin", "originCountry"), ("destination", "destCountry"),
                                           ("last_mile_number", "copyRealMailNo")) if item.get(f)}
-    return Shipment(number, "cainiao", status, events, latest.code,
-                    datetime.fromtimestamp(int(eta) / 1000, UTC).date() if eta else None, extra)
+    return Shipment(number, "cainiao", status, events, latest.code if latest else "", eta, extra)
 
 
 def parse(payload: Any, numbers: Sequence[str]) -> FetchResult:

@@ -14,7 +14,7 @@ from pydantic import Field
 from carriers.base import Carrier, CarrierSettings, FetchResult
 from carriers.errors import NotFoundError, UnavailableError
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent
+from carriers.model import Shipment, Status, TrackingEvent, read_time
 
 # number -> (status, [(days before today, hour, kind, code, description, location)])
 SCRIPTS: dict[str, tuple[Status, list[tuple[int, int, K, str, str, str]]]] = {
@@ -85,9 +85,12 @@ class DemoCarrier(Carrier):
                 out[number] = NotFoundError("no data for this number yet", carrier=self.id, number=number)
             else:
                 status, script = SCRIPTS[number]
+                # Read like a carrier's times: a clock near datetime's limits drops events instead of overflowing.
                 events = [
-                    TrackingEvent(today - timedelta(days=d) + timedelta(hours=h), kind, text, where, code, self.id)
+                    TrackingEvent(at, kind, text, where, code, self.id)
                     for d, h, kind, code, text, where in script
+                    if (at := read_time(self.id, number, (d, h), lambda dh: today - timedelta(days=dh[0], hours=-dh[1])))
+                    is not None
                 ]
                 out[number] = Shipment(number, self.id, status, tuple(events), raw_status=status.value)
         return out

@@ -19,7 +19,7 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar
@@ -30,7 +30,7 @@ from pydantic import Field
 from carriers.base import FetchResult, seconds_to_utc_midnight
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError, RateLimitedError
 from carriers.http import ApiKeySettings, HttpCarrier, guard
-from carriers.model import EXCEPTION_KINDS, Shipment, Status, TrackingEvent
+from carriers.model import EXCEPTION_KINDS, Shipment, Status, TrackingEvent, read_estimate, read_time
 from carriers.model import EventKind as K
 
 # What the wording of an event says, checked in order (English texts: the adapter asks for language=en).
@@ -118,15 +118,18 @@ def _plain(text: Any) -> str:
     return " ".join(html.unescape(TAGS.sub("", str(text or ""))).split())
 
 
-def parse_event(e: dict[str, Any], home: str) -> TrackingEvent:
-    """One DHL event; `home` is the country of the service (parcel-de → DE) for events that name none."""
+def parse_event(e: dict[str, Any], home: str, number: str) -> TrackingEvent | None:
+    """One DHL event, None when its time is unusable; `home` is the service's country (parcel-de → DE)."""
     address = (e.get("location") or {}).get("address") or {}
     country = str(address.get("countryCode") or "").upper()
+    at = read_time("dhl", number, e["timestamp"], lambda t: when(str(t), country or home))
+    if at is None:
+        return None
     locality = _plain(address.get("addressLocality"))
     where = f"{locality}, {country}" if locality and country and country not in locality else locality or country
     code = str(e.get("statusCode") or "")
     text = _plain(e.get("description")) or _plain(e.get("status"))
-    return TrackingEvent(when(e["timestamp"], country or home), kind_of(code, f"{e.get('status') or ''} {text}"),
+    return TrackingEvent(at, kind_of(code, f"{e.get('status') or ''} {text}"),
                          text, where, code, "dhl")
 
 
@@ -135,7 +138,7 @@ def parse_shipment(ship: dict[str, Any], number: str) -> Shipment:
     service = str(ship.get("service") or "")
     suffix = service.rpartition("-")[2] if "-" in service else ""
     home = SERVICE_COUNTRY.get(suffix, suffix.upper()) if len(suffix) == 2 else ""
-    events = tuple(parse_event(e, home) for e in ship.get("events") or ())
+    events = tuple(ev for e in ship.get("events") or () if (ev := parse_event(e, home, number)) is not None)
     latest = ship.get("status") or {}
     if latest.get("statusCode"):  # DHL's own summary of where the shipment stands
         kind = kind_of(str(latest["statusCode"]), f"{latest.get('status') or ''} {_plain(latest.get('description'))}")
@@ -145,14 +148,13 @@ def parse_shipment(ship: dict[str, Any], number: str) -> Shipment:
         kind, raw = newest.kind, newest.code
     else:
         kind, raw = K.INFO_RECEIVED, ""
-    eta = ship.get("estimatedTimeOfDelivery")
     extra = {k: v for k, v in {
         "service": service,
         "product": str(((ship.get("details") or {}).get("product") or {}).get("productName") or ""),
         "destination": str(((ship.get("destination") or {}).get("address") or {}).get("countryCode") or ""),
     }.items() if v}
     return Shipment(number, "dhl", STATUS.get(kind, Status.EXCEPTION), events, raw,
-                    date.fromisoformat(str(eta)[:10]) if eta else None, extra)
+                    read_estimate("dhl", number, ship.get("estimatedTimeOfDelivery")), extra)
 
 
 def parse(payload: Any, number: str, http_status: int = 200) -> Shipment | CarrierError:

@@ -9,6 +9,18 @@ CarrierError
 """
 from __future__ import annotations
 
+# The longest wait a carrier can impose (Retry-After, X-RateLimit-Reset, a spent quota): a value past it is a
+# placeholder or garbage (Retry-After in year 9999), and asking again once a day costs at most one refused call.
+MAX_IMPOSED_WAIT = 24 * 3600.0  # seconds
+
+
+def imposed_wait(seconds: float | None) -> float | None:
+    """A wait a carrier asked for as seconds within [0, MAX_IMPOSED_WAIT]; None for None or NaN (no usable wait)."""
+    if seconds is None or seconds != seconds:  # NaN is the only value not equal to itself
+        return None
+    # Compared before any float(): an int too large for a float still clamps instead of overflowing.
+    return float(min(max(seconds, 0), MAX_IMPOSED_WAIT))
+
 
 class CarrierError(Exception):
     """Base of every carrier failure; `carrier` names the adapter."""
@@ -34,13 +46,13 @@ class NotFoundError(CarrierError):
 
 
 class RateLimitedError(CarrierError):
-    """The carrier asked us to slow down."""
+    """The carrier asked us to slow down; `retry_after` is always clamped by `imposed_wait`."""
 
     transient = True
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: str) -> None:
         super().__init__(message, **kw)
-        self.retry_after = retry_after
+        self.retry_after = imposed_wait(retry_after)
 
 
 class UnavailableError(CarrierError):

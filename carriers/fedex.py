@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError
-from carriers.http import OAuthCarrier, guard
+from carriers.http import UNREADABLE, OAuthCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware
+from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time
 
 MAX_NUMBERS = 30
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -89,13 +89,12 @@ def meaning(scan: dict[str, Any]) -> tuple[K, Status]:
     return found
 
 
-def estimated(result: dict[str, Any]) -> date | None:
+def estimated(result: dict[str, Any], number: str) -> date | None:
     """The end (else start) of the estimated delivery window, else an ESTIMATED_DELIVERY date."""
     window = (result.get("estimatedDeliveryTimeWindow") or {}).get("window") or {}
     stamps = [window.get("ends"), window.get("begins")]
     stamps += [d.get("dateTime") for d in result.get("dateAndTimes") or () if d.get("type") == "ESTIMATED_DELIVERY"]
-    found = next((s for s in stamps if s), None)
-    return date.fromisoformat(str(found)[:10]) if found else None
+    return read_estimate("fedex", number, next((s for s in stamps if s), None))
 
 
 def error_of(err: dict[str, Any], number: str) -> CarrierError:
@@ -112,10 +111,13 @@ def parse_result(result: dict[str, Any], number: str) -> Shipment | CarrierError
         return error_of(result["error"], number)
     events = []
     for s in result.get("scanEvents") or ():
+        at = read_time("fedex", number, s["date"], aware)
+        if at is None:
+            continue
         loc = s.get("scanLocation") or {}
         place = ", ".join(str(loc[k]) for k in ("city", "stateOrProvinceCode", "countryCode") if loc.get(k))
         text = " - ".join(str(s[k]) for k in ("eventDescription", "exceptionDescription") if s.get(k))
-        events.append(TrackingEvent(aware(str(s["date"]), UTC), meaning(s)[0], text, place,
+        events.append(TrackingEvent(at, meaning(s)[0], text, place,
                                     str(s.get("eventType") or s.get("derivedStatusCode") or ""), "fedex"))
     latest = result.get("latestStatusDetail") or {}
     found = CODES.get(str(latest.get("code") or ""), CODES.get(str(latest.get("derivedCode") or ""), UNKNOWN))
@@ -126,7 +128,7 @@ def parse_result(result: dict[str, Any], number: str) -> Shipment | CarrierError
         status = Status.RETURNED  # delivered after a return-to-shipper scan: back with the seller
     service = (result.get("serviceDetail") or {}).get("description")
     return Shipment(number, "fedex", status, tuple(events), str(latest.get("code") or latest.get("derivedCode") or ""),
-                    estimated(result), {"service": str(service)} if service else {})
+                    estimated(result, number), {"service": str(service)} if service else {})
 
 
 def newest(results: list[Shipment | CarrierError]) -> Shipment | CarrierError:
@@ -178,5 +180,5 @@ class FedexCarrier(OAuthCarrier):
                                   carrier=self.id)
         try:
             return parse(payload, numbers)
-        except (KeyError, TypeError, AttributeError) as exc:
+        except UNREADABLE as exc:
             raise BadPayloadError(f"unreadable answer ({type(exc).__name__})", carrier=self.id) from None

@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ from pydantic import Field, SecretStr, field_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from carriers.base import Carrier, CarrierSettings, Clock, DailyBudget
-from carriers.errors import AuthError, BadPayloadError, CarrierError, RateLimitedError, UnavailableError
+from carriers.errors import MAX_IMPOSED_WAIT as MAX_IMPOSED_WAIT  # re-exported: the monitor clamps stored waits
+from carriers.errors import AuthError, BadPayloadError, CarrierError, RateLimitedError, UnavailableError, imposed_wait
 
 log = logging.getLogger("tracking_monitor.carriers")
 # httpx logs every request URL at INFO; keep it quiet so no query string ever reaches the journal.
@@ -29,6 +31,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 MAX_BODY = 4 * 1024 * 1024  # bytes: a tracking answer is a few kB; anything this big is garbage or an attack
 RETRY_ATTEMPTS = 3
 RETRY_WAIT_MAX = 30.0  # seconds between attempts, and the longest Retry-After honoured within one call
+TOKEN_TTL_MAX = 24 * 3600.0  # seconds: a token said to live longer (or forever) is asked for again after a day
 USER_AGENT = "tracking-monitor (+https://github.com/tracking-monitor/tracking-monitor)"
 
 
@@ -86,25 +89,31 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
+# Retry-After's delay-seconds and X-RateLimit-Reset, in ASCII digits: str.isdigit() also accepts "²" and "٣".
+_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
 def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
-    """Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (a Unix time), as seconds from now."""
-    value = headers.get("retry-after")
+    """Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (a Unix time) as seconds from now.
+
+    Always within [0, MAX_IMPOSED_WAIT]; None when neither header can be read, so the monitor's default wait applies.
+    """
+    value = (headers.get("retry-after") or "").strip()
+    if _SECONDS.fullmatch(value):
+        return imposed_wait(float(value))  # a 5,000-digit value is inf as a float, never an int overflow
     if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, IndexError):  # garbage, or a year too large for C
             when = None
         if when is not None:
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            return max(0.0, (when - now).total_seconds())
-    reset = headers.get("x-ratelimit-reset")
-    if reset and reset.strip().isdigit():
-        stamp = int(reset)
+            return imposed_wait((when - now).total_seconds())
+    reset = (headers.get("x-ratelimit-reset") or "").strip()
+    if _SECONDS.fullmatch(reset):
+        stamp = float(reset)
         # Some APIs send seconds to wait, most a Unix time; a small number can only be a delay.
-        return float(stamp) if stamp < 10**9 else max(0.0, stamp - now.timestamp())
+        return imposed_wait(stamp if stamp < 10**9 else stamp - now.timestamp())
     return None
 
 
@@ -295,8 +304,10 @@ class OAuthCarrier(HttpCarrier):
             raise BadPayloadError("token answer has no access_token", carrier=self.id)
         try:
             seconds = float(ttl) if ttl is not None else 3600.0
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             seconds = 3600.0
+        # "inf", 1e308 or a negative expires_in must not overflow the expiry time; NaN is unreadable.
+        seconds = min(max(seconds, 0.0), TOKEN_TTL_MAX) if seconds == seconds else 3600.0
         self._token, self._expires = token, self.clock() + timedelta(seconds=seconds)
 
 
@@ -305,12 +316,21 @@ def env_id(carrier_id: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in carrier_id).upper()
 
 
+# What a pure parse raises on an answer of the wrong shape; OverflowError and OSError come from times and
+# epochs out of range (datetime.fromtimestamp), which must cost one number, never the batch.
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, OSError)
+
+
 def guard(carrier: str, number: str, parse: Callable[..., Any], *args: Any) -> Any:
-    """Run a pure parse; anything it did not expect becomes a BadPayloadError for that number."""
+    """Run a pure parse; anything it did not expect is returned as a BadPayloadError for that number.
+
+    Returned, not raised: a batch adapter stores it beside the other numbers' results, so one unreadable item
+    never costs the batch. A CarrierError the parse raises on purpose (the whole answer is wrong) goes through.
+    """
     try:
         return parse(*args)
     except CarrierError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except UNREADABLE as exc:
         log.warning("%s %s: unreadable answer: %s: %s", carrier, number, type(exc).__name__, exc)
-        raise BadPayloadError(f"unreadable answer ({type(exc).__name__})", carrier=carrier, number=number) from None
+        return BadPayloadError(f"unreadable answer ({type(exc).__name__})", carrier=carrier, number=number)

@@ -13,7 +13,7 @@ from carriers.base import FetchResult
 from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, RateLimitedError
 from carriers.http import HttpCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware
+from carriers.model import Shipment, Status, TrackingEvent, aware, read_time
 
 PARIS = ZoneInfo("Europe/Paris")  # La Poste's timestamps carry an offset; a bare one is French time
 
@@ -57,9 +57,10 @@ def parse_item(item: Any, number: str) -> Shipment | CarrierError:
                                number=number)
     ship = item["shipment"]
     events = tuple(
-        TrackingEvent(aware(e["date"], PARIS), EVENTS.get(e["code"], (K.UNKNOWN, Status.UNKNOWN))[0],
+        TrackingEvent(at, EVENTS.get(e["code"], (K.UNKNOWN, Status.UNKNOWN))[0],
                       str(e.get("label") or ""), "", str(e["code"]), "laposte")
         for e in ship.get("event") or ()
+        if (at := read_time("laposte", number, e["date"], lambda t: aware(t, PARIS))) is not None
     )
     latest = max(events, key=lambda e: e.time) if events else None
     status = EVENTS.get(latest.code, (K.UNKNOWN, Status.UNKNOWN))[1] if latest else Status.INFO_RECEIVED

@@ -2,10 +2,25 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
+from typing import Any, TypeVar
+
+log = logging.getLogger("tracking_monitor.carriers")
+
+# The only times a carrier can truthfully report (UTC, both ends included): tracking APIs post-date 2000, and a
+# time outside is a placeholder (0001-01-01, 9999-12-31) or garbage. Such an event is dropped, never stored:
+# far enough from datetime's limits that converting one to any zone cannot overflow.
+EVENT_TIME_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+EVENT_TIME_MAX = datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+# What reading a carrier's time value raises on garbage: not a time, year 0 or 10000, an epoch past time_t.
+# A missing time field (KeyError) is not among them: that answer is not of the documented shape (a renamed
+# field must show as a failing source, not as histories silently emptied), so it stays that number's error.
+TIME_ERRORS = (ValueError, TypeError, AttributeError, OverflowError, OSError)
 
 
 class Status(StrEnum):
@@ -111,12 +126,67 @@ class Shipment:
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.time)))
+        # The last line of defence: an adapter drops out-of-window times as it reads them, with the raw value.
+        kept = []
+        for event in self.events:
+            if in_window(event.time):
+                kept.append(event)
+            else:
+                log.warning("%s %s: event dropped: time %s is outside %s..%s", self.carrier, self.number,
+                            event.time.isoformat(), EVENT_TIME_MIN.year, EVENT_TIME_MAX.year)
+        object.__setattr__(self, "events", tuple(sorted(kept, key=lambda e: e.time)))
+        if self.estimated_delivery is not None and not in_window(self.estimated_delivery):
+            log.warning("%s %s: estimated delivery dropped: %s is outside %s..%s", self.carrier, self.number,
+                        self.estimated_delivery.isoformat(), EVENT_TIME_MIN.year, EVENT_TIME_MAX.year)
+            object.__setattr__(self, "estimated_delivery", None)
 
 
-def aware(text: str, zone: tzinfo) -> datetime:
+def in_window(value: date) -> bool:
+    """True for an aware time (or a date) between EVENT_TIME_MIN and EVENT_TIME_MAX."""
+    if not isinstance(value, datetime):
+        return EVENT_TIME_MIN.date() <= value <= EVENT_TIME_MAX.date()
+    try:
+        # Aware comparison subtracts offsets as timedeltas: it cannot overflow, unlike astimezone() at year 1.
+        return value.utcoffset() is not None and EVENT_TIME_MIN <= value <= EVENT_TIME_MAX
+    except (ValueError, TypeError, OverflowError):  # a tzinfo that cannot tell its offset
+        return False
+
+
+Time = TypeVar("Time", bound=date)
+
+
+def read_time(carrier: str, number: str, raw: Any, read: Callable[[Any], Time],
+              what: str = "event") -> Time | None:
+    """`read(raw)` when it gives an aware time (or a date) in the window, else None and one log line with `raw`.
+
+    Every adapter reads its event times (and estimates) through this, so a placeholder (0001-01-01,
+    9999-12-31, null, ""), an epoch past time_t or text that is no time costs that one event, never the
+    number's other events nor the other numbers of the batch.
+    """
+    try:
+        value = None if raw is None or raw == "" else read(raw)
+    except TIME_ERRORS:
+        value = None
+    if value is not None and in_window(value):
+        return value
+    log.warning("%s %s: %s dropped: time %.60r is unreadable or outside %s..%s", carrier, number, what,
+                raw, EVENT_TIME_MIN.year, EVENT_TIME_MAX.year)
+    return None
+
+
+def iso_day(text: object) -> date:
+    """The day an ISO 8601 date or timestamp starts with, as written (an estimate's local day)."""
+    return date.fromisoformat(str(text)[:10])
+
+
+def read_estimate(carrier: str, number: str, raw: Any, read: Callable[[Any], date] = iso_day) -> date | None:
+    """An estimated delivery date (ISO 8601 unless `read` says otherwise); None when absent, or as `read_time` drops."""
+    return None if raw is None or raw == "" else read_time(carrier, number, raw, read, "estimated delivery")
+
+
+def aware(text: object, zone: tzinfo = UTC) -> datetime:
     """An ISO 8601 timestamp from a carrier as an aware datetime; a naive one is in the carrier's documented zone."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
@@ -129,4 +199,7 @@ def utc_offset(text: object) -> timezone | None:
     if m is None:
         return None
     sign = -1 if m[1] == "-" else 1
-    return timezone(sign * timedelta(hours=int(m[2]), minutes=int(m[3] or 0)))
+    try:
+        return timezone(sign * timedelta(hours=int(m[2]), minutes=int(m[3] or 0)))
+    except ValueError:  # "+99:00": not an offset any place on Earth has
+        return None

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from carriers.base import FetchResult
 from carriers.errors import (
+    MAX_IMPOSED_WAIT,
     AuthError,
     BadPayloadError,
     CarrierError,
@@ -29,7 +30,7 @@ from carriers.errors import (
 )
 from carriers.http import HttpCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware
+from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time
 
 ID = "17track"
 MAX_NUMBERS = 40  # documented per call for every endpoint (-18010014 beyond)
@@ -106,7 +107,10 @@ def quota_reset(code: int, now: datetime) -> datetime:
 
 def item_error(error: Any, number: str, now: datetime) -> CarrierError:
     """A rejected item's `error` as the right typed error for that number."""
-    code = int(error.get("code", 0)) if isinstance(error, dict) else 0
+    try:
+        code = int(error.get("code", 0)) if isinstance(error, dict) else 0
+    except (TypeError, ValueError, OverflowError):  # "x", null or 1e999 (inf): no code we know
+        code = 0
     text = str(error.get("message") or "") if isinstance(error, dict) else ""
     if code in AUTH_CODES:
         return AuthError(f"{AUTH_CODES[code]} ({code}): check [carriers.17track]", carrier=ID, number=number)
@@ -118,6 +122,7 @@ def item_error(error: Any, number: str, now: datetime) -> CarrierError:
         return NotFoundError(text or f"error {code}", carrier=ID, number=number)
     if code in (DAILY_LIMIT, QUOTA_SPENT):
         wait = (quota_reset(code, now) - now).total_seconds()
+        # Clamped to MAX_IMPOSED_WAIT by the error: new numbers try again once a day until the reset.
         return RateLimitedError(f"registration quota spent ({code}): new numbers wait for the reset", carrier=ID,
                                 number=number, retry_after=wait)
     if code == NOT_REGISTERED:
@@ -139,9 +144,9 @@ def call_error(payload: Any, now: datetime) -> CarrierError | None:
     return item_error(errors[0], "", now)
 
 
-def _time(ev: dict[str, Any]) -> datetime:
-    """An event's time: time_iso keeps the local offset; time_utc when it is missing."""
-    return aware(ev.get("time_iso") or ev["time_utc"], UTC)
+def _time(ev: dict[str, Any], number: str) -> datetime | None:
+    """An event's time: time_iso keeps the local offset; time_utc when it is missing; None when unusable."""
+    return read_time(ID, number, ev.get("time_iso") or ev["time_utc"], aware)
 
 
 def parse_item(item: Any, number: str) -> Shipment | CarrierError:
@@ -155,10 +160,10 @@ def parse_item(item: Any, number: str) -> Shipment | CarrierError:
     sub_kind, status = SUB_STATUS.get(sub, (None, STATUS.get(main, Status.UNKNOWN)))
     milestones = {m.get("time_utc"): m.get("key_stage") for m in info.get("milestone") or () if m.get("time_utc")}
     raw = [ev for p in (info.get("tracking") or {}).get("providers") or () for ev in p.get("events") or ()]
-    newest = max((_time(ev) for ev in raw), default=None)
+    dated = [(when, ev) for ev in raw if (when := _time(ev, number)) is not None]
+    newest = max((when for when, _ in dated), default=None)
     events: dict[tuple[datetime, str], TrackingEvent] = {}
-    for ev in raw:
-        when = _time(ev)
+    for when, ev in dated:
         code = str(ev.get("stage") or ev.get("sub_status") or "")  # the event's own: stable from poll to poll
         own = SUB_STATUS.get(str(ev.get("sub_status") or ""))
         if own is not None:
@@ -171,12 +176,11 @@ def parse_item(item: Any, number: str) -> Shipment | CarrierError:
         # Origin and destination carriers may both report the hand-over: keep one copy.
         events.setdefault((when, text), TrackingEvent(when, kind, text, str(ev.get("location") or ""), code, ID))
     eta = ((info.get("time_metrics") or {}).get("estimated_delivery_date") or {})
-    eta_text = eta.get("to") or eta.get("from")
     providers = ", ".join(str((p.get("provider") or {}).get("name") or "")
                           for p in (info.get("tracking") or {}).get("providers") or ())
     extra = {k: v for k, v in {"carrier_code": str(item.get("carrier") or ""), "providers": providers}.items() if v}
     return Shipment(number, ID, status, tuple(events.values()), sub or main,
-                    aware(eta_text, UTC).date() if eta_text else None, extra)
+                    read_estimate(ID, number, eta.get("to") or eta.get("from")), extra)
 
 
 def parse(payload: Any, numbers: Sequence[str], now: datetime) -> FetchResult:
@@ -238,15 +242,19 @@ class Track17Carrier(HttpCarrier):
     async def register(self, numbers: Sequence[str]) -> FetchResult:
         """Register the numbers 17TRACK does not know yet; return the errors of those it refused."""
         now = self.clock()
-        until = self.memory.get(QUOTA_KEY)
-        if until and datetime.fromisoformat(until) > now:
-            wait = (datetime.fromisoformat(until) - now).total_seconds()
+        try:
+            wait = (datetime.fromisoformat(self.memory.get(QUOTA_KEY) or "") - now).total_seconds()
+        except (ValueError, TypeError):  # nothing stored, or a value this code never wrote
+            wait = 0.0
+        # A stored wait past MAX_IMPOSED_WAIT was not written by this code (an older state, or corruption): one
+        # refused registration costs nothing and stores a fresh wait, so it cannot block new numbers forever.
+        if 0 < wait <= MAX_IMPOSED_WAIT:
             return {n: RateLimitedError("registration quota spent: waiting for the reset", carrier=ID, number=n,
                                         retry_after=wait) for n in numbers}
         done, errors = parse_register(await self.post("/register", numbers), numbers, now)
         self.memory.update({registered_key(n): now.isoformat() for n in done})  # one write for the batch
         for err in errors.values():
-            if isinstance(err, RateLimitedError) and err.retry_after:  # no call is spent on it before the reset
+            if isinstance(err, RateLimitedError) and err.retry_after:  # no call is spent on it for a day
                 self.memory[QUOTA_KEY] = (now + timedelta(seconds=err.retry_after)).isoformat()
         return errors
 

@@ -3,23 +3,24 @@
 Wire format confirmed against UPS's own OpenAPI files (github.com/UPS-API/api-documentation: Tracking.yaml,
 OAuthClientCredentials.yaml) and karrio's UPS tracking tests: `GET /api/track/v1/details/{n}` with headers
 `transId` (unique per request) and `transactionSrc`; `trackResponse.shipment[].package[].activity[]` newest
-first, each `{date "YYYYMMDD", time "HHMMSS", gmtDate, gmtTime (leading zero dropped: "74700"), gmtOffset
-"-05:00", location.address{city, stateProvince, countryCode}, status{type, code, description}}`. An unknown
+first, each `{date "YYYYMMDD", time "HHMMSS", gmtDate, gmtTime, gmtOffset "-05:00", location.address{city, stateProvince, countryCode}, status{type, code, description}}`. An unknown
 number answers 404 or 200 with a `TW0001 Tracking Information Not Found` warning; a malformed one 400 with
-`TV1002 Invalid inquiry number`; errors are `{"response": {"errors": [{"code", "message"}]}}`.
+`TV1002 Invalid inquiry number`; errors are `{"response": {"errors": [{"code", "message"}]}}`. Times of day
+come in three forms (see CLOCK).
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar
 
 from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError
 from carriers.http import OAuthCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, utc_offset
+from carriers.model import Shipment, Status, TrackingEvent, read_estimate, read_time, utc_offset
 
 TRANSACTION_SRC = "tracking-monitor"
 NOT_FOUND_CODES = {"TW0001", "TV1002", "TW0002"}  # not found, invalid inquiry number, no information yet
@@ -71,20 +72,41 @@ def meaning(status: dict[str, Any]) -> tuple[K, Status]:
     return found
 
 
+TIME_FIELDS = ("date", "time", "gmtDate", "gmtTime", "gmtOffset")  # an activity's time, in its raw fields
+
+
+# gmtTime and time: "HHMMSS" as Tracking.yaml documents, "HMMSS" with the leading zero dropped (Tracking.yaml's
+# own example "74700", also in karrio's tests), or "HH:MM:SS" (recorded real answers).
+CLOCK = re.compile(r"(\d{1,2}):?(\d{2}):?(\d{2})")
+
+
+def clock(text: Any) -> time:
+    """A UPS time of day, in any of CLOCK's forms."""
+    m = CLOCK.fullmatch(str(text).strip())
+    if m is None:
+        raise ValueError(f"not a UPS time of day: {str(text)[:20]!r}")
+    return time(int(m[1]), int(m[2]), int(m[3]))
+
+
+def day(text: Any) -> date:
+    """A UPS date, "YYYYMMDD"."""
+    return datetime.strptime(str(text), "%Y%m%d").date()
+
+
 def activity_time(a: dict[str, Any]) -> datetime:
     """gmtDate/gmtTime as UTC; else the local date/time with gmtOffset; else the local time read as UTC."""
     if a.get("gmtDate") and a.get("gmtTime"):
-        return datetime.strptime(f"{a['gmtDate']}{str(a['gmtTime']).zfill(6)}", "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    value = datetime.strptime(f"{a['date']}{str(a.get('time') or '0').zfill(6)}", "%Y%m%d%H%M%S")
+        return datetime.combine(day(a["gmtDate"]), clock(a["gmtTime"]), UTC)
+    local = clock(a["time"]) if a.get("time") else time()
     # UPS documents no zone without gmtOffset; UTC is wrong by at most the local offset
-    return value.replace(tzinfo=utc_offset(a.get("gmtOffset")) or UTC)
+    return datetime.combine(day(a["date"]), local, utc_offset(a.get("gmtOffset")) or UTC)
 
 
-def estimated(package: dict[str, Any]) -> date | None:
+def estimated(package: dict[str, Any], number: str) -> date | None:
     """The rescheduled, else scheduled, delivery date."""
     dates = {str(d.get("type")): str(d.get("date") or "") for d in package.get("deliveryDate") or ()}
     found = dates.get("RDD") or dates.get("SDD")
-    return datetime.strptime(found, "%Y%m%d").date() if found and found.isdigit() else None
+    return read_estimate("ups", number, found, day)
 
 
 def error_of(payload: Any, number: str, http: int) -> CarrierError:
@@ -111,11 +133,14 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
     package = packages[0]
     scans: list[tuple[TrackingEvent, Status]] = []
     for a in package.get("activity") or ():
+        at = read_time("ups", number, {k: a[k] for k in TIME_FIELDS if k in a}, activity_time)
+        if at is None:
+            continue
         st = a.get("status") or {}
         addr = (a.get("location") or {}).get("address") or {}
         place = ", ".join(str(addr[k]) for k in ("city", "stateProvince", "countryCode") if addr.get(k))
         kind, standing = meaning(st)
-        scans.append((TrackingEvent(activity_time(a), kind, str(st.get("description") or ""), place,
+        scans.append((TrackingEvent(at, kind, str(st.get("description") or ""), place,
                                     str(st.get("code") or st.get("type") or ""), "ups"), standing))
     scans.sort(key=lambda s: s[0].time)
     events = [e for e, _ in scans]
@@ -125,7 +150,7 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
         status = Status.RETURNED  # delivered after a return scan: back with the seller
     service = (package.get("service") or {}).get("description")
     raw = str(current.get("code") or (events[-1].code if events else ""))
-    return Shipment(number, "ups", status, tuple(events), raw, estimated(package),
+    return Shipment(number, "ups", status, tuple(events), raw, estimated(package, number),
                     {"service": str(service)} if service else {})
 
 

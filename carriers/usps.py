@@ -20,7 +20,7 @@ from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError
 from carriers.http import OAuthCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware, utc_offset
+from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time, utc_offset
 
 # eventTimestamp is local to the scan; only without GMTTimestamp and GMTOffset do we need a guess, and most
 # USPS scans happen in US Eastern or Central time.
@@ -130,11 +130,14 @@ def event_time(e: dict[str, Any]) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utc_offset(e.get("GMTOffset")) or US_EASTERN)
 
 
-def estimated(details: dict[str, Any]) -> date | None:
+TIME_FIELDS = ("GMTTimestamp", "eventTimestamp", "GMTOffset")  # a scan's time, in its raw fields
+
+
+def estimated(details: dict[str, Any], number: str) -> date | None:
     """The expected (else predicted) delivery date."""
     for key in ("expectedDeliveryTimeStamp", "predictedDeliveryDate", "expectedDeliveryDate"):
         if details.get(key):
-            return date.fromisoformat(str(details[key])[:10])
+            return read_estimate("usps", number, details[key])
     return None
 
 
@@ -154,9 +157,12 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
         return error_of(payload, number, 200)
     events = []
     for e in payload.get("trackingEvents") or ():
+        at = read_time("usps", number, {k: e[k] for k in TIME_FIELDS if k in e}, event_time)
+        if at is None:
+            continue
         code, text = str(e.get("eventCode") or ""), str(e.get("eventType") or "")
         place = ", ".join(str(e[k]) for k in ("eventCity", "eventState", "eventCountry") if e.get(k))
-        events.append(TrackingEvent(event_time(e), meaning(code, text)[0], text, place, code or text, "usps"))
+        events.append(TrackingEvent(at, meaning(code, text)[0], text, place, code or text, "usps"))
     latest = max(events, key=lambda e: e.time) if events else None
     status = meaning(latest.code, latest.description)[1] if latest else Status.UNKNOWN
     if status is Status.UNKNOWN:
@@ -166,7 +172,7 @@ def parse(payload: Any, number: str) -> Shipment | CarrierError:
     extra = {k: str(payload[v]) for k, v in (("mail_class", "mailClass"), ("summary", "statusSummary"))
              if payload.get(v) not in (None, "")}
     return Shipment(number, "usps", status, tuple(events), str(payload.get("statusCategory") or ""),
-                    estimated(payload), extra)
+                    estimated(payload, number), extra)
 
 
 class UspsCarrier(OAuthCarrier):

@@ -9,7 +9,14 @@ import httpx
 import pytest
 import respx
 
-from carriers.errors import AuthError, BadPayloadError, NotFoundError, RateLimitedError, UnavailableError
+from carriers.errors import (
+    MAX_IMPOSED_WAIT,
+    AuthError,
+    BadPayloadError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+)
 from carriers.model import EventKind as K
 from carriers.model import Status
 from carriers.track17 import NotRegisteredError, Track17Carrier, registered_key
@@ -103,8 +110,9 @@ async def test_errors(http: int, body: object, error: type[Exception]) -> None:
 
 @respx.mock
 async def test_registration_answers_and_quota() -> None:
-    """Accepted and already-registered numbers are remembered; an undetected carrier is not found; a spent quota
-    waits until the 1st of next month, and no registration call is spent on it before then, even after a restart."""
+    """Accepted and already-registered numbers are remembered; an undetected carrier is not found; a spent monthly
+    quota waits a day (MAX_IMPOSED_WAIT, then one refused call a day until the 1st), and no registration call is
+    spent on it within that day, even after a restart."""
     reg = respx.post(f"{BASE}/register").mock(return_value=httpx.Response(200, json=fixture("17track", "register")))
     info = respx.post(f"{BASE}/gettrackinfo").mock(return_value=httpx.Response(200, json=fixture("17track", "in_transit")))
     asked = [N, "RB123456785FR", "XX123", "LP00123456789012"]
@@ -116,7 +124,7 @@ async def test_registration_answers_and_quota() -> None:
     assert isinstance(results["XX123"], NotFoundError) and "carrier" in str(results["XX123"])
     quota = results["LP00123456789012"]
     assert isinstance(quota, RateLimitedError) and quota.number == "LP00123456789012"
-    assert NOW + timedelta(seconds=quota.retry_after or 0) == NOW.replace(month=12, day=1, hour=0)
+    assert quota.retry_after == MAX_IMPOSED_WAIT  # the reset is 9.5 days away: asked again tomorrow
     assert {registered_key(N), registered_key("RB123456785FR")} <= set(carrier.memory)
 
     again = build(Track17Carrier)  # a restart: same state, new adapter

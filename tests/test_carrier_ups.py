@@ -65,6 +65,27 @@ def test_activity_times(name: str, index: int, instant: str) -> None:
     assert parse(fixture("ups", name), NUMBER).events[index].time.isoformat() == instant
 
 
+# (where the form was seen, gmtTime, time, the first activity's instant): the three forms UPS sends a time of day in
+TIME_FORMS = [
+    ("Tracking.yaml: HHMMSS", "204435", "124435", "2026-11-20T20:44:35+00:00"),
+    ("Tracking.yaml's example and karrio's tests: HMMSS, leading zero dropped", "74700", "234700",
+     "2026-11-20T07:47:00+00:00"),
+    ("recorded real answers: HH:MM:SS", "20:04:35", "12:04:35", "2026-11-20T20:04:35+00:00"),
+    ("recorded real answers, local time only: HH:MM:SS with gmtOffset", None, "12:04:35", "2026-11-20T12:04:35-05:00"),
+]
+
+
+@pytest.mark.parametrize(("source", "gmt_time", "local_time", "instant"), TIME_FORMS, ids=[t[0] for t in TIME_FORMS])
+def test_every_form_of_a_time_of_day_is_read(source: str, gmt_time: str | None, local_time: str, instant: str) -> None:
+    payload = fixture("ups", "in_transit")
+    first = payload["trackResponse"]["shipment"][0]["package"][0]["activity"][0]
+    first.update({"gmtDate": "20261120" if gmt_time else None, "gmtTime": gmt_time, "date": "20261120",
+                  "time": local_time, "gmtOffset": "-05:00"})
+    shipment = parse(payload, NUMBER)
+    assert len(shipment.events) == 4  # none dropped as unreadable
+    assert shipment.events[-1].time.isoformat() == instant
+
+
 def test_details_kept() -> None:
     shipment = parse(fixture("ups", "in_transit"), NUMBER)
     assert shipment.estimated_delivery == date(2026, 11, 24)
