@@ -11,26 +11,15 @@ from pathlib import Path
 import pytest
 
 from monitor import edit
-from tests.helpers import invoke
+from tests.helpers import invoke, write_watchlist
 
 EXE = [sys.executable, "-c", "from monitor.cli import entry; entry()"]
 WRITERS = 8
-WATCHLIST = """\
-[monitor]
-timezone = "UTC"
-state_dir = "STATE"
-
-[[orders]]
-id = "seed"
-ordered_on = 2026-11-01
-"""
 
 
 @pytest.fixture
 def watchlist(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(WATCHLIST.replace("STATE", str(tmp_path / "state")), encoding="utf-8")
-    return path
+    return write_watchlist(tmp_path)
 
 
 def _ids(path: Path) -> list[str]:
@@ -45,13 +34,13 @@ def test_concurrent_adds_all_land(watchlist: Path, round_: int) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in ids]
     outputs = [(p.wait(60), p.stdout.read()) for p in procs]  # type: ignore[union-attr]
     assert all(code == 0 and "saved" in out for code, out in outputs), outputs
-    assert sorted(_ids(watchlist)) == sorted(["seed", *ids])
+    assert sorted(_ids(watchlist)) == sorted(["A", *ids])
     assert invoke(watchlist, "validate").exit_code == 0
     assert sorted(p.name for p in watchlist.parent.iterdir()) == ["config.toml", "config.toml.bak"]
 
 
-@pytest.mark.parametrize("args", [["add", "N1", "--ordered-on", "2026-11-20"], ["set", "seed", "shop=Temu"],
-                                  ["archive", "seed"], ["remove", "seed"]])
+@pytest.mark.parametrize("args", [["add", "N1", "--ordered-on", "2026-11-20"], ["set", "A", "shop=Temu"],
+                                  ["archive", "A"], ["remove", "A"]])
 def test_an_edit_that_waits_too_long_writes_nothing(watchlist: Path, monkeypatch: pytest.MonkeyPatch,
                                                     args: list[str]) -> None:
     """While another edit holds the lock past the wait, an edit exits 1 with one line and leaves the file alone."""

@@ -13,16 +13,8 @@ import pytest
 
 from monitor.config import App
 from monitor.daemon import Daemon
+from tests.helpers import write_watchlist
 
-WATCHLIST = """\
-[monitor]
-timezone = "UTC"
-state_dir = "STATE"
-
-[[orders]]
-id = "A"
-ordered_on = 2026-11-01
-"""
 ADDED = '\n[[orders]]\nid = "B"\nordered_on = 2026-11-02\n\n[notify]\nexpire_after = "3d"\n'
 
 
@@ -48,8 +40,7 @@ async def test_a_reload_on_a_locked_state_waits_whole(tmp_path: Path, caplog: py
         await real_aclose(app)
 
     monkeypatch.setattr(App, "aclose", aclose)
-    path = tmp_path / "config.toml"
-    path.write_text(WATCHLIST.replace("STATE", str(tmp_path / "state")), encoding="utf-8")
+    path = write_watchlist(tmp_path)
     daemon = Daemon(path, lambda: datetime(2026, 11, 21, 10, tzinfo=UTC))
     daemon.store.db.execute("PRAGMA busy_timeout=50")  # give up on the lock at once, not after 5 s
     old_app, old_notifier = daemon.app, daemon.notifier
