@@ -33,9 +33,7 @@ CYCLE_TIMEOUT = timedelta(minutes=15)
 FILE_CHECK = timedelta(seconds=2)
 # Delivery runs apart from the cycles, so a slow destination never holds up polling; this finds due retries.
 DELIVERY_CHECK = timedelta(seconds=30)
-
-
-# No file has it, so watch_file reloads again at its next check: a reload the state was too busy for.
+# The fingerprint of no file: watch_file then reloads at its next check, as a reload the state was too busy for needs.
 _RETRY = (-1, -1, -1)
 
 

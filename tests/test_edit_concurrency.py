@@ -58,3 +58,10 @@ def test_an_edit_that_waits_too_long_writes_nothing(watchlist: Path, monkeypatch
     assert "another edit of this watchlist is still running" in result.output
     assert "nothing was written" in result.output
     assert watchlist.read_bytes() == before and not watchlist.with_name("config.toml.bak").exists()
+
+
+def test_a_lock_file_left_by_a_killed_edit_does_not_block(watchlist: Path) -> None:
+    """A killed edit leaves its lock file but no lock (the kernel drops it): the next edit goes ahead and tidies up."""
+    watchlist.with_name("config.toml.lock").touch()
+    assert invoke(watchlist, "set", "A", "shop=Temu").exit_code == 0
+    assert sorted(p.name for p in watchlist.parent.iterdir()) == ["config.toml", "config.toml.bak"]
