@@ -370,9 +370,9 @@ def _edit(ctx: typer.Context, change: Callable[[Editor], None], dry_run: bool) -
     """Plan a change of the watchlist, check it, keep a backup and write it; or show the diff on a dry run."""
     path = config_path(ctx.obj.config)
     try:
-        editor = Editor(path, load_registry())
-        change(editor)
-        result = editor.commit(dry_run)
+        with Editor.open(path, load_registry()) as editor:
+            change(editor)
+            result = editor.commit(dry_run)
     except MonitorError as exc:
         _fail(exc)
     for line in result.changes:

@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ POLL_TIMEOUT = timedelta(minutes=15)
 FILE_CHECK = timedelta(seconds=2)
 # Delivery runs apart from the cycles, so a slow destination never holds up polling; this finds due retries.
 DELIVERY_CHECK = timedelta(seconds=30)
+# The fingerprint of no file: watch_file then reloads at its next check, as a reload the state was too busy for needs.
+_RETRY = (-1, -1, -1)
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int] | None:
@@ -159,21 +162,32 @@ class Daemon:
     # ------------------------------------------------------------ reloads
 
     async def reload(self, why: str) -> bool:
-        """Load the watchlist again; a bad edit keeps the last good one running and is reported once."""
+        """Load the watchlist again and apply it whole or not at all: a bad edit keeps the last good one running and
+        is reported once; a state another process holds locked keeps it running too, until the next file check."""
         self.sd.reloading()
-        self.fingerprint = _fingerprint(self.app.path)
+        fingerprint = _fingerprint(self.app.path)
         try:
             app = load_app(self.cli_path, self.clock)
         except ConfigError as exc:
+            self.fingerprint = fingerprint
             for problem in exc.problems:
                 log.error("watchlist edit rejected (%s), the previous version keeps running: %s", why, problem)
             await self._report_rejected(exc)
             self.sd.ready(self.status_line())
             return False
-        old = self.app
-        self.app = app
-        self.store.clear_auth_failures()  # the edit may have fixed a rejected key
-        self.notifier = self._notifier()
+        # Everything the new configuration needs is made before anything is swapped, so a failure changes nothing.
+        try:
+            notifier = Notifier.for_app(app, self.store)
+            self.store.clear_auth_failures()  # the edit may have fixed a rejected key
+        except sqlite3.OperationalError as exc:  # "database is locked": another process writes the state
+            await app.aclose()
+            (log.debug if self.fingerprint == _RETRY else log.warning)(
+                "watchlist reload (%s) postponed, the previous version keeps running: the state is busy (%s); "
+                "trying again every %d s", why, exc, FILE_CHECK.total_seconds())
+            self.fingerprint = _RETRY
+            self.sd.ready(self.status_line())
+            return False
+        old, self.app, self.notifier, self.fingerprint = self.app, app, notifier, fingerprint
         await old.aclose()
         log.info("watchlist reloaded (%s): %s", why, self.status_line().split(",")[0])
         self.sd.ready(self.status_line())

@@ -5,7 +5,8 @@ a key line inserted after an order's last key, an `[[orders]]` entry appended or
 lines that belong to it. Values are written by tomlkit, so strings, dates and lists are valid TOML. Before
 anything is written, the new text must parse to exactly the data intended (else the layout was too unusual
 to edit safely) and pass the same validation as `validate`. The write is atomic (temporary file in the same
-directory, fsync, rename, same mode and owner), after a copy of the old file is kept as `<name>.bak`.
+directory, fsync, rename, same mode and owner), after a copy of the old file is kept as `<name>.bak`. An edit
+holds the watchlist's edit lock from its read to its write (`Editor.open`), so edits started together all land.
 
 tomlkit alone is not used for the structure because it files the comment lines above an `[[orders]]` header
 under the previous table: deleting an order with it drops the next order's comment, and a key it adds lands
@@ -16,12 +17,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import errno
+import fcntl
 import os
 import re
 import tempfile
+import time
 import tomllib
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -39,6 +43,8 @@ ORDER_KEYS: tuple[str, ...] = tuple(
     + [f"{t}.{k}" for t, model in _SUBTABLES.items() for k in model.model_fields]
 )
 _ADD_ORDER = ("id", "shop", "item", "ordered_on", "tracking", "carrier", "promised_by", "protection_ends")
+# Seconds an edit waits for another edit of the same watchlist to finish before it gives up.
+LOCK_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -266,10 +272,11 @@ def _orders(items: list[_Item]) -> dict[int, _Order]:
 
 
 class Editor:
-    """The watchlist's text, the changes planned on it, and the checks before writing it."""
+    """The watchlist's text, the changes planned on it, and the checks before writing it; made by `Editor.open`."""
 
     def __init__(self, path: Path, carriers: Iterable[str] = ()) -> None:
         self.path, self.carriers = path, set(carriers)
+        self.locked = False  # set by open(): only then may commit() write
         self.text = read_text(path)  # the same errors as validate for a missing, binary or non-UTF-8 file
         self.raw = path.read_bytes()
         self.data = parse_toml(self.text, path)
@@ -283,6 +290,19 @@ class Editor:
         self.orders = _orders(self.items)
         self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in character offsets
         self.changes: list[str] = []
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, path: Path, carriers: Iterable[str] = ()) -> Iterator[Editor]:
+        """An editor of the watchlist that holds its edit lock until the block ends: no other edit reads the file
+        between this one's read and its write."""
+        with edit_lock(path):
+            editor = cls(path, carriers)
+            editor.locked = True
+            try:
+                yield editor
+            finally:
+                editor.locked = False
 
     def _unusual(self) -> ConfigError:
         return ConfigError([Problem(str(self.path), "this file's layout is too unusual to edit safely from the "
@@ -470,6 +490,8 @@ class Editor:
                                             str(self.path), f"{self.path} (new)"))
         if dry_run:
             return Result(self.path, None, self.changes, diff)
+        if not self.locked:
+            raise RuntimeError("a watchlist edit is written only inside Editor.open(), which holds the edit lock")
         target = self.path.resolve()  # a symlinked watchlist stays a symlink: the file it points to is replaced
         bom = b"\xef\xbb\xbf" if self.raw.startswith(b"\xef\xbb\xbf") else b""
         backup = target.with_name(target.name + ".bak")
@@ -508,3 +530,74 @@ def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def edit_lock(path: Path) -> Iterator[None]:
+    """Hold the watchlist's edit lock, an flock on `<name>.lock` beside it, waiting up to LOCK_WAIT for another edit.
+
+    Not on the watchlist itself: a write replaces it by rename, so the next edit would lock the new file while a
+    third still waits on the old one. The lock file is removed at the end, so it is there only while an edit runs;
+    an edit that waited on a removed one locks whatever file has the name now. In a directory this user cannot
+    write, no lock is taken: reading (a dry run) is safe, and a write fails there with its own message.
+    """
+    target = path.resolve()  # beside the file a symlink points to, which is the one replaced
+    name = target.with_name(target.name + ".lock")
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        fd = _open_lock(name)
+        if fd is None:
+            yield
+            return
+        try:
+            _flock(fd, deadline, path)
+            if _same_file(fd, name):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the edit before us removed it after we opened it: lock the one there now
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)  # before the close, so a waiter on this inode sees it was removed and starts again
+        os.close(fd)
+
+
+def _open_lock(name: Path) -> int | None:
+    """The lock file, created if need be; None in a directory this user cannot write (nothing to protect there)."""
+    try:
+        return os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        error = exc
+    with contextlib.suppress(OSError):
+        return os.open(name, os.O_RDONLY | os.O_CLOEXEC)  # one another user left behind: flock needs no write access
+    if not os.access(name.parent, os.W_OK):
+        return None
+    raise WriteError(f"{name}: cannot take the edit lock: {error.strerror or error}; nothing was written")
+
+
+def _flock(fd: int, deadline: float, path: Path) -> None:
+    """flock(LOCK_EX) given up at `deadline`: then a WriteError, since the other edit may be stuck."""
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise WriteError(f"{path}: cannot take the edit lock: {exc.strerror or exc}; nothing was written") from None
+        if time.monotonic() >= deadline:
+            raise WriteError(f"{path}: another edit of this watchlist is still running after {LOCK_WAIT:g} s; "
+                             "nothing was written, run the command again")
+        time.sleep(0.05)
+
+
+def _same_file(fd: int, name: Path) -> bool:
+    """The open lock file is still the one at `name` (not removed by the edit that held it)."""
+    try:
+        here = os.stat(name)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (here.st_dev, here.st_ino)

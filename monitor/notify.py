@@ -208,9 +208,12 @@ class Notifier:
         sent = 0
         for start in range(0, len(rows), DIGEST_MAX):
             chunk, notes = rows[start:start + DIGEST_MAX], expired if start == 0 else []
+            # Recorded before the request: should the process die before the answer is recorded, the next claim
+            # knows these rows may have arrived, and counts one interrupted send for each.
+            self.store.mark_sending([r.id for r in chunk], now)
             try:
                 error = await self._send(dest, chunk, notes)
-            except BaseException:  # cancelled (daemon stopping): the rows were not sent, give them back
+            except BaseException:  # cancelled (daemon stopping): give the rows back; the chunk's send was cut off
                 self.store.release([r.id for r in rows[start:]])
                 raise
             if error is not None:

@@ -57,6 +57,9 @@ _ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "expired_at": "TEXT",  # given up on after [notify].expire_after; never sent
         "expiry_noted": "INTEGER NOT NULL DEFAULT 0",  # a later message to the destination said it expired
         "claimed_by": "INTEGER",  # pid of the process sending it now; a dead pid's claim is void
+        "claimant": "TEXT",  # that process's boot and start time: a later process given the same pid differs
+        "sending_since": "TEXT",  # a send of it started then, its answer not recorded yet
+        "interrupted": "INTEGER NOT NULL DEFAULT 0",  # sends cut off by a kill or a stop: each may have arrived
     },
     "carriers": {
         # First told to wait (429, quota) with no answer since: a wait that lasts is a failing source.
@@ -141,6 +144,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's live process
         return True
     return True
+
+
+def _identity(pid: int) -> str | None:
+    """The boot and start time of the process with this pid, which tell it from a later one given the same pid
+    (a restarted container's daemon is pid 1 again); None where /proc does not say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    return f"{boot}/{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime; the name before ')' may hold spaces
+
+
+def _claim_void(pid: int | None, claimant: str | None) -> bool:
+    """Nobody is sending the row: never claimed, or claimed by a process that is gone (also if its pid lives on
+    in another process). A claim of this very process is live: another of its delivery runs is sending the row."""
+    if pid is None or not _alive(pid):
+        return True
+    return claimant is not None and _identity(pid) not in (None, claimant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,40 +580,54 @@ class Store:
             f"SELECT DISTINCT destination FROM outbox WHERE {_UNSENT} AND next_attempt <= ?", (_ts(now),))}
 
     def claim(self, destination: str, take: Callable[[OutboxRow], bool]) -> list[OutboxRow]:
-        """Every waiting row of a destination that `take` accepts and no live process is sending, now ours."""
+        """Every waiting row of a destination that `take` accepts and no live process is sending, now ours.
+
+        A row still marked as being sent was in a send whose answer never got recorded (its sender was killed or
+        stopped): the destination may have it, and the row counts one more interrupted send.
+        """
         with self.transaction() as db:
-            rows = db.execute(f"SELECT {_ROW}, claimed_by FROM outbox WHERE {_UNSENT} AND destination=? ORDER BY id",
-                              (destination,)).fetchall()
-            mine = [_row(r) for r in rows if (r[-1] is None or not _alive(r[-1])) and take(_row(r))]
-            db.executemany("UPDATE outbox SET claimed_by=? WHERE id=?", [(os.getpid(), r.id) for r in mine])
+            rows = db.execute(f"SELECT {_ROW}, claimed_by, claimant FROM outbox WHERE {_UNSENT} AND destination=?"
+                              " ORDER BY id", (destination,)).fetchall()
+            mine = [_row(r) for r in rows if _claim_void(*r[-2:]) and take(_row(r))]
+            me = os.getpid()
+            who = _identity(me)
+            db.executemany("UPDATE outbox SET claimed_by=?, claimant=?,"
+                           " interrupted=interrupted+(sending_since IS NOT NULL), sending_since=NULL WHERE id=?",
+                           [(me, who, r.id) for r in mine])
         return mine
 
+    def mark_sending(self, ids: Sequence[int], now: datetime) -> None:
+        """A send of these rows starts: recorded durably before the request goes out, so a kill during it is known."""
+        with self.transaction() as db:
+            db.executemany("UPDATE outbox SET sending_since=? WHERE id=?", [(_ts(now), i) for i in ids])
+
     def release(self, ids: Sequence[int]) -> None:
-        """Give claimed rows back untouched (the send was cancelled)."""
+        """Give claimed rows back (the send was cancelled); rows in flight stay marked, so their send counts as cut off."""
         with self.transaction() as db:
             db.executemany("UPDATE outbox SET claimed_by=NULL WHERE id=?", [(i,) for i in ids])
 
     def mark_sent(self, ids: Sequence[int], now: datetime, noted: Sequence[int] = ()) -> None:
         """The destination confirmed these rows, in a message that also told of the expired rows `noted`."""
         with self.transaction() as db:
-            db.executemany("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error='', claimed_by=NULL"
-                           " WHERE id=?", [(_ts(now), i) for i in ids])
+            db.executemany("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error='', claimed_by=NULL,"
+                           " sending_since=NULL WHERE id=?", [(_ts(now), i) for i in ids])
             db.executemany("UPDATE outbox SET expiry_noted=1 WHERE id=?", [(i,) for i in noted])
 
     def mark_failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
         """The destination failed these rows; try again at `retry_at`."""
         with self.transaction() as db:
             db.executemany(
-                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt=?, claimed_by=NULL WHERE id=?",
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt=?, claimed_by=NULL,"
+                " sending_since=NULL WHERE id=?",
                 [(error[:500], _ts(retry_at), i) for i in ids],
             )
 
     def expire(self, created_before: datetime, now: datetime) -> list[OutboxRow]:
         """Give up on waiting rows queued before `created_before`; return them."""
         with self.transaction() as db:
-            rows = db.execute(f"SELECT {_ROW}, claimed_by FROM outbox WHERE {_UNSENT} AND created_at < ? ORDER BY id",
-                              (_ts(created_before),)).fetchall()
-            gone = [_row(r) for r in rows if r[-1] is None or not _alive(r[-1])]
+            rows = db.execute(f"SELECT {_ROW}, claimed_by, claimant FROM outbox WHERE {_UNSENT} AND created_at < ?"
+                              " ORDER BY id", (_ts(created_before),)).fetchall()
+            gone = [_row(r) for r in rows if _claim_void(*r[-2:])]
             db.executemany("UPDATE outbox SET expired_at=?, claimed_by=NULL WHERE id=?", [(_ts(now), r.id) for r in gone])
         return gone
 

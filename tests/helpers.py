@@ -46,6 +46,25 @@ def make_app(data: dict[str, Any], carrier: Carrier | None = None, destinations:
     return App(path, wl, carriers, {}, {d.id: d for d in dests})
 
 
+# A watchlist with one order and its state under the test's directory (STATE is replaced by write_watchlist).
+ONE_ORDER = """\
+[monitor]
+timezone = "UTC"
+state_dir = "STATE"
+
+[[orders]]
+id = "A"
+ordered_on = 2026-11-01
+"""
+
+
+def write_watchlist(directory: Path, text: str = ONE_ORDER) -> Path:
+    """`directory`/config.toml with this text, its state_dir "STATE" made `directory`/state."""
+    path = directory / "config.toml"
+    path.write_text(text.replace("STATE", str(directory / "state")), encoding="utf-8")
+    return path
+
+
 def invoke(config: Path, *args: str):  # type: ignore[no-untyped-def]
     """`tracking-monitor --config CONFIG ARGS…` in this process."""
     return CliRunner().invoke(cli, ["--config", str(config), *args])

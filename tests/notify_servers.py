@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,10 +29,12 @@ class Request:
 
 @dataclass
 class Behaviour:
-    """What the HTTP server answers: `fail` more requests get 500, and each waits for `gate` if set."""
+    """What the HTTP server answers: `fail` more requests get 500, each waits for `gate` if set, and a success
+    is answered `delay` seconds after it was received (a slow service)."""
 
     fail: int = 0
     gate: threading.Event | None = None
+    delay: float = 0.0
     ok: bytes = b"{}"  # the body of a success
     received: list[Request] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)  # set at each success
@@ -68,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = raw
             b.received.append(Request(self.tunnel, self.path, dict(self.headers), body))
             b.arrived.set()
+            time.sleep(b.delay)
         answer = b'{"code": 500, "error": "down for the test"}' if failing else b.ok
         self.send_response(500 if failing else 200)
         self.send_header("Content-Type", "application/json")
