@@ -9,7 +9,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from carriers.base import Carrier, FetchResult
-from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, RateLimitedError, UnavailableError
+from carriers.errors import (
+    MAX_IMPOSED_WAIT,
+    AuthError,
+    BadPayloadError,
+    CarrierError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+    imposed_wait,
+)
 from carriers.http import env_id
 from carriers.model import Shipment, Status
 from monitor.config import App
@@ -57,16 +66,15 @@ CADENCE: dict[Status | None, float] = {
     Status.UNKNOWN: 1.0,
 }
 RATE_LIMIT_WAIT = timedelta(minutes=5)  # after a 429 that did not say how long to wait
-# The longest wait a carrier can impose; longer asks (or a wait stored by an older build) are cut to it, and a
-# wait that keeps every answer away for source_failing_after gives source_failing.
-MAX_IMPOSED_WAIT = timedelta(hours=24)
+# The longest wait a carrier can impose (carriers.errors cuts longer asks to it); a wait stored by an older build
+# is cut to it too, and a wait that keeps every answer away for source_failing_after gives source_failing.
+MAX_WAIT = timedelta(seconds=MAX_IMPOSED_WAIT)
 
 
 def imposed(seconds: float | None) -> timedelta:
-    """A carrier's Retry-After as a wait: RATE_LIMIT_WAIT when it said nothing usable, at most MAX_IMPOSED_WAIT."""
-    if not seconds or not 0 < seconds < float("inf"):  # also NaN
-        return RATE_LIMIT_WAIT
-    return min(timedelta(seconds=min(seconds, MAX_IMPOSED_WAIT.total_seconds())), MAX_IMPOSED_WAIT)
+    """A carrier's Retry-After as a wait: RATE_LIMIT_WAIT when it said nothing usable, at most MAX_WAIT."""
+    clamped = imposed_wait(seconds)  # adapters clamp already; a third-party one may not
+    return timedelta(seconds=clamped) if clamped else RATE_LIMIT_WAIT
 
 
 def next_poll(result: Shipment | CarrierError, now: datetime, interval: timedelta, carrier: Carrier) -> datetime | None:
@@ -129,7 +137,7 @@ def begin_cycle(app: App, store: Store, now: datetime) -> dict[str, dict[str, li
     """Note new tracking numbers, cut over-long carrier waits, and plan the polls: the numbers to ask now, by
     carrier (due_sources on the stored state)."""
     store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
-    store.limit_waits(now + MAX_IMPOSED_WAIT)
+    store.limit_waits(now + MAX_WAIT)
     return due_sources(app, store.shipment_states(), now, store.carrier_states(), store.routes())
 
 
