@@ -26,7 +26,7 @@ from monitor.lifecycle import polling_over
 from monitor.messages import render
 from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate
-from monitor.store import CarrierState, PollOutcome, Queued, ShipmentState, Store
+from monitor.store import CarrierState, PollOutcome, Queued, Store
 from monitor.watchlist import Order
 
 log = logging.getLogger("tracking_monitor.cycle")
@@ -100,10 +100,11 @@ def blocked(state: CarrierState | None, now: datetime) -> bool:
     return state is not None and state.blocked_until is not None and state.blocked_until > now
 
 
-def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: datetime,
+def due_sources(app: App, waiting: Collection[tuple[str, str]], now: datetime,
                 carriers: dict[str, CarrierState] | None = None,
                 routes: dict[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
-    """Numbers to poll now, by carrier, each with the carriers to try next if this one does not know it."""
+    """Numbers to poll now, by carrier, each with the carriers to try next if this one does not know it;
+    `waiting` holds the (carrier, number) pairs not due yet (Store.not_due)."""
     due: dict[str, dict[str, list[str]]] = defaultdict(dict)
     zone = app.watchlist.monitor.zone
     for order in app.watchlist.orders:
@@ -117,8 +118,7 @@ def due_sources(app: App, states: dict[tuple[str, str], ShipmentState], now: dat
         if not chain:
             continue
         cid, number = chain[0]
-        st = states.get((cid, number))
-        if blocked((carriers or {}).get(cid), now) or (st is not None and (st.next_poll is None or st.next_poll > now)):
+        if (cid, number) in waiting or blocked((carriers or {}).get(cid), now):
             continue
         due[cid][number] = [c for c, _ in chain[1:]]
     return due
@@ -138,7 +138,7 @@ def begin_cycle(app: App, store: Store, now: datetime) -> dict[str, dict[str, li
     carrier (due_sources on the stored state)."""
     store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
     store.limit_waits(now + MAX_WAIT)
-    return due_sources(app, store.shipment_states(), now, store.carrier_states(), store.routes())
+    return due_sources(app, store.not_due(now), now, store.carrier_states(), store.routes())
 
 
 async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, list[str]]] | None = None) -> Polled:
@@ -150,8 +150,9 @@ async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, 
     if plan is not None and not plan:
         return Polled(0, 0, frozenset())
     cstates = store.carrier_states()
-    before = store.shipment_states()
-    plan = due_sources(app, before, now, cstates, store.routes()) if plan is None else plan
+    if plan is None:
+        plan = due_sources(app, store.not_due(now), now, cstates, store.routes())
+    before = store.shipment_states(asked_in(plan))
     interval = app.watchlist.monitor.poll_interval
     day = now.astimezone(UTC).date().isoformat()
     totals = [0, 0]

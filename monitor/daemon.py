@@ -8,15 +8,17 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
 from monitor.config import App, load_app
-from monitor.cycle import CycleResult, Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
+from monitor.cycle import Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
 from monitor.errors import ConfigError
 from monitor.messages import render
 from monitor.notify import Notifier
@@ -49,6 +51,23 @@ def _fingerprint(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+class Open(NamedTuple):
+    """A finding as the daemon keeps it between ticks: what the status line reads, not what renders its texts."""
+
+    order_id: str
+    kind: Kind
+    severity: Severity
+
+
+@dataclass
+class Tally:
+    """What the daemon's cycles found: numbers polled and new events since the last tick, and the open findings."""
+
+    polled: int = 0
+    new_events: int = 0
+    findings: list[Open] = field(default_factory=list)
+
+
 class Daemon:
     """Holds the current configuration, the state, the scheduler and the systemd notifier."""
 
@@ -62,7 +81,7 @@ class Daemon:
         self.fingerprint = _fingerprint(self.app.path)
         self.sd = sd or sdnotify.Notifier()
         self.cycle_started: float | None = None  # time.monotonic() while a cycle runs
-        self.last: CycleResult | None = None
+        self.last = Tally()
         self._lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}  # by carrier: one poll at a time each
@@ -87,10 +106,11 @@ class Daemon:
                 # one tick for its answer and go out now on what is stored.
                 plan = {c: n for c, n in begin_cycle(app, self.store, now).items() if c not in self._polls}
                 findings, queued = queue_findings(app, self.store, now, asking=asked_in(plan))
-                self.last = CycleResult(0, 0, findings, queued.new, queued.repeated)
+                self.last = Tally(findings=[Open(f.order_id, f.kind, f.severity) for f in findings])
+                del findings  # a finding holds what renders its texts: 100,000 orders' are tens of MB
                 self.deliver_now()
-                log.info("cycle: %d findings, %d new; polling %d numbers", len(findings), len(queued.new),
-                         len(asked_in(plan)))
+                log.info("cycle: %d findings, %d new; polling %d numbers", len(self.last.findings),
+                         len(queued.new), len(asked_in(plan)))
                 for cid, numbers in plan.items():
                     task = asyncio.get_running_loop().create_task(self._poll(app, now, {cid: numbers}))
                     self._polls[cid] = task
@@ -117,11 +137,10 @@ class Daemon:
         touched = orders_of(app, asked_in(plan) | polled.numbers)  # their alerts waited for this poll
         findings, queued = queue_findings(app, self.store, self.clock(), touched) if touched else ([], None)
         ids = {o.id for o in touched}
-        last = self.last or CycleResult(0, 0, [], [])
-        self.last = CycleResult(last.polled + polled.count, last.new_events + polled.new_events,
-                                [f for f in last.findings if f.order_id and f.order_id not in ids] + findings,
-                                last.new + (queued.new if queued else []),
-                                last.repeated + (queued.repeated if queued else []))
+        last = self.last
+        self.last = Tally(last.polled + polled.count, last.new_events + polled.new_events,
+                          [f for f in last.findings if f.order_id and f.order_id not in ids]
+                          + [Open(f.order_id, f.kind, f.severity) for f in findings])
         log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
                  len(queued.new) if queued else 0)
         if queued and (queued.new or queued.repeated):
@@ -152,7 +171,7 @@ class Daemon:
     def status_line(self) -> str:
         """What `systemctl status` shows: '12 orders, 2 need attention, next poll 14:05'."""
         orders = len(self.app.watchlist.orders)
-        findings = self.last.findings if self.last else []
+        findings = self.last.findings
         attention = len({f.order_id for f in findings if f.severity is not Severity.INFO})
         first = self.store.next_poll()
         zone = self.app.watchlist.monitor.zone

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -334,6 +335,11 @@ class Store:
             for c, n, s, lp, np, fs, err in rows
         }
 
+    def not_due(self, now: datetime) -> set[tuple[str, str]]:
+        """The (carrier, number) pairs not to ask at `now`: final, or asked again later."""
+        return set(self.db.execute("SELECT carrier, number FROM shipments WHERE next_poll IS NULL OR next_poll > ?",
+                                   (_ts(now),)))
+
     def next_poll(self) -> datetime | None:
         """The earliest time a shipment is due to be asked again; None when none is."""
         return _dt(self.db.execute("SELECT MIN(next_poll) FROM shipments").fetchone()[0])
@@ -490,31 +496,38 @@ class Store:
             self._events_read = 0
         for gone in cache.keys() - keys if prune else ():  # orders no longer watched need not stay in memory
             del cache[gone]
-        grown: dict[tuple[str, str], list[_Row]] = {}
         missing = keys - cache.keys()
         read = self._events_read
-        if not read:  # nothing read yet (a start): one pass over the table
-            _group(grown, keys, db.execute(_NEEDED_ROWS, {"horizon": _ts(horizon), "top": top}))
-        elif len(missing) > _BULK_READ:  # many numbers newly watched: their older rows, in one pass
-            _group(grown, missing, db.execute(_NEEDED_ROWS, {"horizon": _ts(horizon), "top": read}))
+        if not read or len(missing) > _BULK_READ:
+            # A start, or many numbers newly watched: one pass over the table up to what was read before, each
+            # number's rows streamed in turn, so the pass never holds more than one number's rows.
+            wanted = missing if read else keys
+            rows = db.execute(f"{_NEEDED_ROWS} ORDER BY 1, 2, 3, 9", {"horizon": _ts(horizon), "top": read or top})
+            for key, group in groupby(rows, key=_pair):
+                if key in wanted:
+                    self._merge(key, list(group), horizon)
         else:  # a few numbers newly watched: their older rows, number by number
             for c, n in missing:
-                _group(grown, missing, db.execute(f"{_EVENT_ROWS} WHERE carrier=? AND number=? AND rowid<=?",
-                                                  (c, n, read)))
-        if read:
+                if found := db.execute(f"{_EVENT_ROWS} WHERE carrier=? AND number=? AND rowid<=? ORDER BY time, rowid",
+                                       (c, n, read)).fetchall():
+                    self._merge((c, n), found, horizon)
+        if read:  # the rows added since the last read: few, unless much happened
+            grown: dict[tuple[str, str], list[_Row]] = {}
             _group(grown, keys, db.execute(f"{_EVENT_ROWS} WHERE rowid>? AND rowid<=?", (read, top)))
+            for key, added in grown.items():
+                self._merge(key, sorted(added, key=_row_order), horizon)
         self._events_read = top
-        for key in missing - grown.keys():
+        for key in missing - cache.keys():
             cache[key] = _NO_TIMELINE
-        for key, rows in grown.items():
-            # By time, then as stored: events at the same instant keep the order they were stored in.
-            rows.sort(key=_row_order)
-            new = [_event(r, self._texts) for r in rows]
-            old = cache[key][0] if key in cache else ()
-            # Rows read now were stored after every event kept, so a stable sort keeps ties in stored order.
-            events = needed(sorted((*old, *new), key=_event_time) if old else new, horizon)
-            cache[key] = (events, index_events(events))
         return cache
+
+    def _merge(self, key: tuple[str, str], rows: list[_Row], horizon: datetime) -> None:
+        """Add one number's rows (by time, then as stored; stored after every event kept) to what is kept of it."""
+        new = [_event(r, self._texts) for r in rows]
+        old = self._timelines[key][0] if key in self._timelines else ()
+        # A stable sort: of two events at the same instant, the one stored first stays first.
+        events = needed(sorted((*old, *new), key=_event_time) if old else new, horizon)
+        self._timelines[key] = (events, index_events(events))
 
     # ------------------------------------------------------------ notification log and outbox
 
@@ -716,6 +729,10 @@ _event_time = attrgetter("time")
 
 def _row_order(row: _Row) -> tuple[str, int]:
     return row[2], row[8]
+
+
+def _pair(row: _Row) -> tuple[str, str]:
+    return row[0], row[1]
 
 
 def _group(grown: dict[tuple[str, str], list[_Row]], keys: set[tuple[str, str]], rows: Iterable[_Row]) -> None:
