@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple, TypeVar
 
 from carriers.base import Carrier, FetchResult
 from carriers.errors import (
@@ -323,29 +324,62 @@ def carrier_findings(app: App, store: Store) -> list[Finding]:
     return out
 
 
+class Open(NamedTuple):
+    """A finding as the daemon keeps it between ticks: what the status line reads, not what renders its texts."""
+
+    order_id: str
+    kind: Kind
+    severity: Severity
+
+    @classmethod
+    def of(cls, finding: Finding) -> Open:
+        """The Open of a finding."""
+        return cls(finding.order_id, finding.kind, finding.severity)
+
+
+# Orders evaluated and queued at a time: the findings of 100,000 orders, with what renders their texts, were
+# tens of MB held at once; one transaction per part is a few more commits per cycle.
+QUEUE_PART = 5_000
+_T = TypeVar("_T")
+
+
 def queue_findings(app: App, store: Store, now: datetime, orders: Sequence[Order] | None = None,
-                   asking: Collection[str] = ()) -> tuple[list[Finding], Queued]:
-    """Evaluate every order (or only `orders`) on the stored history and queue what is new or due again.
+                   asking: Collection[str] = (), keep: Callable[[Finding], _T] = lambda f: f  # type: ignore[assignment,return-value]
+                   ) -> tuple[list[_T], Queued]:
+    """Evaluate every order (or only `orders`) on the stored history and queue what is new or due again, part
+    by part; return `keep` of every finding (the finding itself by default) and what was queued.
 
     The alerts of orders whose number is being asked right now (`asking`) wait for the answer, so that a parcel
     delivered since the last poll does not first get a "late" alert; the caller queues them after the poll.
     """
     if orders is None:
-        findings = evaluate_all(app, store, now)
+        policies, histories = app.policies, order_histories(app, store, now)
     else:
         ids = {o.id for o in orders}
-        findings = evaluate_orders([(o, p) for o, p in app.policies if o.id in ids],
-                                   order_histories(app, store, now, orders), now)
-    findings += carrier_findings(app, store)
+        policies = [(o, p) for o, p in app.policies if o.id in ids]
+        histories = order_histories(app, store, now, orders)
     held = {o.id for o in orders_of(app, asking)} if asking else set()
     n = app.watchlist.notify
-    queued = store.enqueue([f for f in findings if f.order_id not in held] if held else findings, app.routes, now,
-                           lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))
-    for f in queued.new:
+    kept: list[_T] = []
+    new: list[Finding] = []
+    repeated: list[Finding] = []
+
+    def parts() -> Iterator[list[Finding]]:
+        for i in range(0, len(policies), QUEUE_PART):
+            yield evaluate_orders(policies[i : i + QUEUE_PART], histories, now)
+        yield carrier_findings(app, store)
+
+    for findings in parts():
+        queued = store.enqueue([f for f in findings if f.order_id not in held] if held else findings, app.routes,
+                               now, lambda f, last: repeat_due(f, last, now, n.repeat_urgent, n.repeat_urgent_within))
+        kept += map(keep, findings)
+        new += queued.new
+        repeated += queued.repeated
+    for f in new:
         if f.kind is Kind.CHECK_FAILED:  # once when it starts, like a failing source, not at every cycle
             log.error("order %s could not be checked (%s); the other orders are checked as usual", f.order_id,
                       f.message)
-    return findings, queued
+    return kept, Queued(new, repeated)
 
 
 def orders_of(app: App, numbers: Collection[str]) -> list[Order]:

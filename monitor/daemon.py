@@ -11,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
 from monitor.config import App, load_app
-from monitor.cycle import Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
+from monitor.cycle import Open, Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
 from monitor.errors import ConfigError
 from monitor.messages import render
 from monitor.notify import Notifier
@@ -49,14 +48,6 @@ def _fingerprint(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
-
-
-class Open(NamedTuple):
-    """A finding as the daemon keeps it between ticks: what the status line reads, not what renders its texts."""
-
-    order_id: str
-    kind: Kind
-    severity: Severity
 
 
 @dataclass
@@ -105,9 +96,9 @@ class Daemon:
                 # A carrier still being asked since an earlier tick is not asked again; its orders' alerts waited
                 # one tick for its answer and go out now on what is stored.
                 plan = {c: n for c, n in begin_cycle(app, self.store, now).items() if c not in self._polls}
-                findings, queued = queue_findings(app, self.store, now, asking=asked_in(plan))
-                self.last = Tally(findings=[Open(f.order_id, f.kind, f.severity) for f in findings])
-                del findings  # a finding holds what renders its texts: 100,000 orders' are tens of MB
+                # Kept as (order, kind, severity): a finding holds what renders its texts, tens of MB in all.
+                found, queued = queue_findings(app, self.store, now, asking=asked_in(plan), keep=Open.of)
+                self.last = Tally(findings=found)
                 self.deliver_now()
                 log.info("cycle: %d findings, %d new; polling %d numbers", len(self.last.findings),
                          len(queued.new), len(asked_in(plan)))
@@ -135,12 +126,11 @@ class Daemon:
         if self.app is not app:  # reloaded meanwhile: the next tick evaluates the new watchlist
             return
         touched = orders_of(app, asked_in(plan) | polled.numbers)  # their alerts waited for this poll
-        findings, queued = queue_findings(app, self.store, self.clock(), touched) if touched else ([], None)
+        found, queued = queue_findings(app, self.store, self.clock(), touched, keep=Open.of) if touched else ([], None)
         ids = {o.id for o in touched}
         last = self.last
         self.last = Tally(last.polled + polled.count, last.new_events + polled.new_events,
-                          [f for f in last.findings if f.order_id and f.order_id not in ids]
-                          + [Open(f.order_id, f.kind, f.severity) for f in findings])
+                          [f for f in last.findings if f.order_id and f.order_id not in ids] + found)
         log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
                  len(queued.new) if queued else 0)
         if queued and (queued.new or queued.repeated):

@@ -174,9 +174,9 @@ def _detail(loc: tuple[str | int, ...], message: str, value: Any, kind: str = _B
                             loc=loc, input=value)
 
 
-def _invalid(found: _Found, title: str, exc: ValidationError | None = None) -> ValidationError:
-    """One error per found problem, each on its own field; `exc`'s errors are kept so none hides another."""
-    kept = [_detail(e["loc"], e["msg"], e.get("input"), e["type"], e.get("ctx")) for e in (exc.errors() if exc else [])]
+def _invalid(found: _Found, title: str, errors: Iterable[Any] = ()) -> ValidationError:
+    """One error per found problem, each on its own field; pydantic's `errors` are kept so none hides another."""
+    kept = [_detail(e["loc"], e["msg"], e.get("input"), e["type"], e.get("ctx")) for e in errors]
     return ValidationError.from_exception_data(title, kept + [_detail(loc, msg, value) for loc, msg, value in found])
 
 
@@ -573,12 +573,23 @@ class Watchlist(_Section):
     @classmethod
     def _unique_ids(cls, raw: object, handler: ValidatorFunctionWrapHandler) -> list[Order]:
         repeated = _repeated_ids(raw)
-        try:
-            orders: list[Order] = handler(raw)
-        except ValidationError as exc:
-            raise (_invalid(repeated, "orders", exc) if repeated else exc) from None
-        if repeated:
-            raise _invalid(repeated, "orders")
+        if not isinstance(raw, list):
+            try:
+                return handler(raw)  # type: ignore[no-any-return]
+            except ValidationError as exc:
+                raise (_invalid(repeated, "orders", exc.errors()) if repeated else exc) from None
+        # Order by order, letting go of each parsed table once its order is made: with 100,000 orders the
+        # tables and the orders together were the load's peak of memory, which a daemon keeps as its size.
+        orders: list[Order] = []
+        errors: list[Any] = []
+        for i, item in enumerate(raw):
+            try:
+                orders += handler([item])
+            except ValidationError as exc:
+                errors += [{**e, "loc": (i, *e["loc"][1:])} for e in exc.errors()]
+            raw[i] = None
+        if errors or repeated:
+            raise _invalid(repeated, "orders", errors)
         return orders
 
     @field_validator("carriers", mode="wrap")
@@ -595,7 +606,7 @@ class Watchlist(_Section):
         try:
             tables: dict[str, Any] = handler(raw)
         except ValidationError as exc:
-            raise (_invalid(found, "carriers", exc) if found else exc) from None
+            raise (_invalid(found, "carriers", exc.errors()) if found else exc) from None
         if found:
             raise _invalid(found, "carriers")
         return tables
