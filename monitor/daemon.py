@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,11 +17,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import sdnotify
 from monitor.config import App, load_app
 from monitor.cycle import CycleResult, run_cycle
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StateError
 from monitor.messages import render
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
-from monitor.store import Store
+from monitor.store import Store, is_damaged, state_failure, state_file
 
 log = logging.getLogger("tracking_monitor")
 
@@ -51,8 +52,11 @@ class Daemon:
                  sd: sdnotify.Notifier | None = None) -> None:
         self.cli_path, self.clock = cli_path, clock
         self.app: App = load_app(cli_path, clock)
-        self.store = Store.in_dir(self.app.state_dir)
-        self.store.clear_auth_failures()  # a restart may come with a new key: ask again
+        try:
+            self.store = Store.in_dir(self.app.state_dir).verified()  # a damaged state is refused at start
+            self.store.clear_auth_failures()  # a restart may come with a new key: ask again
+        except sqlite3.Error as exc:
+            raise state_failure(str(state_file(self.app.state_dir)), exc) from None
         self.notifier = self._notifier()
         self.fingerprint = _fingerprint(self.app.path)
         self.sd = sd or sdnotify.Notifier()
@@ -60,6 +64,8 @@ class Daemon:
         self.last: CycleResult | None = None
         self._lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        self.failure: StateError | None = None  # the state was found damaged: serve() stops and returns 1
+        self._stop: asyncio.Event | None = None
 
     def _notifier(self) -> Notifier:
         return Notifier.for_app(self.app, self.store)
@@ -84,10 +90,11 @@ class Daemon:
             except TimeoutError:
                 log.error("cycle cancelled after %s; finished batches are kept", CYCLE_TIMEOUT)
             except Exception as exc:  # keep the daemon alive; the state is transactional
-                log.exception("cycle failed: %s", exc)
+                await self._failed("cycle", exc)
             finally:
                 self.cycle_started = None
-        self.sd.status(self.status_line())
+        if self.failure is None:
+            self.sd.status(self.status_line())
 
     def deliver_now(self) -> None:
         """Start a delivery run beside whatever runs: rows another run is sending are claimed, so none goes twice."""
@@ -99,7 +106,7 @@ class Daemon:
         try:
             await self.notifier.deliver(self.clock())
         except Exception as exc:  # the rows stay queued; the next run retries them
-            log.exception("delivery failed: %s", exc)
+            await self._failed("delivery", exc)
 
     async def delivery_job(self) -> None:
         """The scheduler's delivery tick: retries whose backoff ended, alerts held by quiet hours."""
@@ -169,9 +176,10 @@ class Daemon:
 
     # ------------------------------------------------------------ serving
 
-    async def serve(self, stop: asyncio.Event | None = None) -> None:
-        """Run until SIGTERM, Ctrl-C or `stop`; SIGHUP reloads the watchlist."""
-        stop = stop or asyncio.Event()
+    async def serve(self, stop: asyncio.Event | None = None) -> int:
+        """Run until SIGTERM, Ctrl-C or `stop`, or until the state is found damaged; SIGHUP reloads the watchlist.
+        The exit status: 0, or 1 after damage, so that systemd restarts it (Restart=on-failure)."""
+        stop = self._stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -192,6 +200,7 @@ class Daemon:
             self.store.close()
             self.sd.close()
             log.info("stopped")
+        return 1 if self.failure else 0
 
     def _scheduler(self) -> AsyncIOScheduler:
         interval = min(TICK, self.app.watchlist.monitor.poll_interval).total_seconds()
@@ -208,3 +217,33 @@ class Daemon:
             scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=half), next_run_time=datetime.now(UTC),
                               misfire_grace_time=None, **common)
         return scheduler
+
+    # ------------------------------------------------------------ the state's safety
+
+    async def _failed(self, what: str, exc: Exception) -> None:
+        """A job's error: a damaged state stops the daemon; anything else is logged and the next run retries."""
+        if not is_damaged(exc):
+            log.exception("%s failed: %s", what, exc)
+            return
+        if self.failure is not None:  # another job found it first: said and sent once
+            return
+        self.failure = state_failure(self.store.path, exc)
+        log.critical("stopping: %s", self.failure)
+        await self._alarm(str(self.failure))
+        if self._stop is not None:
+            self._stop.set()
+
+    async def _alarm(self, error: str) -> None:
+        """One urgent alert through the usual notifier, queued in memory: the damaged state cannot be trusted
+        with an outbox row, and the process is about to end."""
+        scratch = Store(":memory:")
+        now = self.clock()
+        texts = render(Kind.STATE_DAMAGED.value, self.app.watchlist.monitor.language, error=error)
+        scratch.enqueue([Finding(Kind.STATE_DAMAGED, "", Severity.URGENT, texts, None, "state_damaged")],
+                        self.app.routes, now)
+        try:
+            await Notifier.for_app(self.app, scratch).deliver(now)
+        except Exception as exc:  # the log line above already says it all
+            log.error("the alert about the damaged state was not sent: %s", exc)
+        finally:
+            scratch.close()

@@ -51,10 +51,11 @@ class Kind(StrEnum):
     SOURCE_FAILING = "source_failing"
     CONFIG_REJECTED = "config_rejected"  # not about an order: a watchlist edit the daemon refused
     CARRIER_REJECTED = "carrier_rejected"  # not about an order: a carrier refused its credentials
+    STATE_DAMAGED = "state_damaged"  # not about an order: the daemon stopped, its state file is damaged
 
 
 # The kinds the rules produce for orders (the others come from the daemon and the cycle).
-ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED))
+ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED, Kind.STATE_DAMAGED))
 
 
 class EventIndex(NamedTuple):
