@@ -509,6 +509,27 @@ def outbox(
                    + (f"\n         last error: {r['last_error']}" if r["last_error"] else ""))
 
 
+@cli.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    to: Annotated[Path | None, typer.Option("--to", help="Write the copy to this file instead of backups/ beside "
+                                                            "the state.")] = None,
+) -> None:
+    """Copy the state now (online: the daemon may run), check the copy whole, then rename it into place."""
+    from monitor.backup import backup, rolling_backup
+
+    app = _load(ctx.obj, _now)
+    source = state_file(app.state_dir)
+    with _state_errors(app):
+        if to is None:
+            day = _now().astimezone(app.watchlist.monitor.zone).date()
+            to = rolling_backup(source, app.watchlist.monitor.backups, day, again=True)
+        else:
+            backup(source, to)
+    assert to is not None
+    typer.echo(f"{to}: backup of {source}, {to.stat().st_size / 2**20:.1f} MiB, integrity check ok")
+
+
 def entry() -> None:
     """Console-script entry point: never a traceback for a known error."""
     try:

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
+from monitor.backup import rolling_backup
 from monitor.config import App, load_app
 from monitor.cycle import CycleResult, run_cycle
 from monitor.errors import ConfigError, StateError
@@ -33,6 +34,8 @@ CYCLE_TIMEOUT = timedelta(minutes=15)
 FILE_CHECK = timedelta(seconds=2)
 # Delivery runs apart from the cycles, so a slow destination never holds up polling; this finds due retries.
 DELIVERY_CHECK = timedelta(seconds=30)
+# Whether today's backup of the state exists is checked this often (and at start); it is made once a day.
+BACKUP_CHECK = timedelta(hours=1)
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int] | None:
@@ -213,12 +216,29 @@ class Daemon:
                           misfire_grace_time=None, **common)
         scheduler.add_job(self.delivery_job, IntervalTrigger(seconds=DELIVERY_CHECK.total_seconds()),
                           misfire_grace_time=None, **common)
+        scheduler.add_job(self.backup_job, IntervalTrigger(seconds=BACKUP_CHECK.total_seconds()),
+                          next_run_time=datetime.now(UTC), misfire_grace_time=None, **common)
         if (half := sdnotify.watchdog_interval()) is not None:
             scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=half), next_run_time=datetime.now(UTC),
                               misfire_grace_time=None, **common)
         return scheduler
 
     # ------------------------------------------------------------ the state's safety
+
+    async def backup_job(self) -> None:
+        """Today's backup of the state, when it is not made yet (see monitor.backup); a failure is logged, and the
+        daemon keeps watching."""
+        keep = self.app.watchlist.monitor.backups
+        if not keep:
+            return
+        day = self.clock().astimezone(self.app.watchlist.monitor.zone).date()
+        try:
+            made = await asyncio.to_thread(rolling_backup, Path(self.store.path), keep, day)
+        except Exception as exc:  # never fatal: the older backups stay, the next check tries again
+            log.error("backup not made (tried again in %s): %s", BACKUP_CHECK, exc)
+            return
+        if made is not None:
+            log.info("backup made: %s", made)
 
     async def _failed(self, what: str, exc: Exception) -> None:
         """A job's error: a damaged state stops the daemon; anything else is logged and the next run retries."""

@@ -1,19 +1,23 @@
-"""The state file is never replaced or silently repaired, and a damaged one stops everything with one line."""
+"""The state file is never replaced or silently repaired, a damaged one stops everything with one line, and the
+daily backups it is restored from bring back the events and the record of the alerts sent."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import re
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from monitor.backup import daily_name, rolling_backup
 from monitor.daemon import Daemon
 from monitor.errors import StateError
 from monitor.store import Store, is_damaged
@@ -26,6 +30,7 @@ WATCHLIST = """\
 [monitor]
 timezone = "UTC"
 state_dir = "{state_dir}"
+backups = {backups}
 [[orders]]
 id = "A"
 ordered_on = 2026-11-01
@@ -37,10 +42,10 @@ ordered_on = 2026-11-01
 """
 
 
-def real_state(tmp_path: Path) -> tuple[Path, Path]:
+def real_state(tmp_path: Path, backups: int = 7) -> tuple[Path, Path]:
     """A watchlist and the state one `check` left: events stored, alerts sent and recorded."""
     cfg = tmp_path / "config.toml"
-    cfg.write_text(WATCHLIST.format(state_dir=tmp_path / "state"))
+    cfg.write_text(WATCHLIST.format(state_dir=tmp_path / "state", backups=backups))
     result = invoke(cfg, "check", "--now", NOW)
     assert result.exit_code == 0 and "[URGENT] Buyer protection ends in 2 days (A)" in result.stdout
     return cfg, tmp_path / "state" / "state.sqlite3"
@@ -86,7 +91,7 @@ BAD_FILES: dict[str, tuple[Callable[[bytes, Path], bytes], str]] = {
     "a text file": (lambda real, tmp: b'[monitor]\ntimezone = "UTC"\n', "is not an SQLite database"),
     "another program's database": (lambda real, tmp: _foreign(tmp), "is an SQLite database without tracking-monitor"),
 }
-COMMANDS = [("status",), ("check", "--now", NOW), ("report", "A"), ("outbox",), ("run",)]
+COMMANDS = [("status",), ("check", "--now", NOW), ("report", "A"), ("outbox",), ("backup",), ("run",)]
 
 
 def _one_error_line(result, state: Path, says: str) -> str:  # type: ignore[no-untyped-def]
@@ -205,7 +210,7 @@ async def test_the_daemon_stops_on_damage_found_in_a_cycle(tmp_path: Path, capsy
                                                           caplog: pytest.LogCaptureFixture) -> None:
     """One log line naming the file and what to do, one alert, serve() returns 1 (systemd restarts it), and the
     restarted daemon refuses the file at start without alerting again."""
-    cfg, state = await asyncio.to_thread(real_state, tmp_path)
+    cfg, state = await asyncio.to_thread(real_state, tmp_path, 0)  # no backup job: only the cycle meets the damage
     capsys.readouterr()
     daemon = Daemon(cfg, lambda: T0)
     damage(state)
@@ -245,3 +250,115 @@ async def test_a_locked_state_does_not_stop_the_daemon(tmp_path: Path, caplog: p
     daemon.store.close()
 
 
+# ---------------------------------------------------------------- backups
+
+
+def test_daily_backups_are_verified_copies_and_only_the_newest_are_kept(tmp_path: Path) -> None:
+    """One copy a day, each a whole database with the same rows; after ten days the seven newest remain, with the
+    files a person put there and a copy still being written."""
+    _, state = real_state(tmp_path)
+    folder = state.parent / "backups"
+    folder.mkdir()
+    (folder / "before-upgrade.sqlite3").write_bytes(b"mine")
+    half_made, in_progress = folder / ".state-2026-11-01.sqlite3.x1.tmp", folder / ".state-2026-11-30.sqlite3.x2.tmp"
+    for f in (half_made, in_progress):
+        f.write_bytes(b"partial")
+    old = datetime.now().timestamp() - 7200
+    os.utime(half_made, (old, old))
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(10)]
+    for day in days:
+        assert rolling_backup(state, 7, day) == folder / daily_name(day)
+    assert rolling_backup(state, 7, days[-1]) is None  # made once a day
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [daily_name(d) for d in days[-7:]] + ["before-upgrade.sqlite3", in_progress.name])
+    with sqlite3.connect(state) as live, sqlite3.connect(folder / daily_name(days[-1])) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        for table in ("events", "notified", "outbox"):
+            assert copy.execute(f"SELECT * FROM {table}").fetchall() == live.execute(f"SELECT * FROM {table}").fetchall()
+        assert copy.execute("SELECT count(*) FROM events").fetchone()[0] > 0
+    live.close()
+    copy.close()
+
+
+def test_a_damaged_state_replaces_and_prunes_no_backup(tmp_path: Path) -> None:
+    """The copy of a damaged state fails its check: it is not kept, and the good older backups all stay."""
+    _, state = real_state(tmp_path)
+    good = [rolling_backup(state, 3, date(2026, 11, d)) for d in (18, 19, 20)]
+    damage(state)
+    with pytest.raises(StateError, match=rf"^{re.escape(str(state))}: is damaged \(integrity check of the backup"):
+        rolling_backup(state, 1, date(2026, 11, 21))
+    assert sorted((state.parent / "backups").iterdir()) == good
+
+
+async def test_the_daemon_makes_todays_backup_and_a_failure_never_stops_it(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The scheduler runs the backup job (at start, then hourly); today's copy is made once; when it cannot be
+    written, one line is logged and the daemon carries on."""
+    cfg, state = await asyncio.to_thread(real_state, tmp_path, 2)
+    logs_to(caplog)
+    daemon = Daemon(cfg, lambda: T0)
+    assert daemon.backup_job in [job.func for job in daemon._scheduler().get_jobs()]
+    await daemon.backup_job()
+    made = state.parent / "backups" / "state-2026-11-21.sqlite3"
+    assert made.exists()
+    stamp = made.stat().st_mtime_ns
+    await daemon.backup_job()
+    assert made.stat().st_mtime_ns == stamp
+
+    shutil.rmtree(made.parent)
+    made.parent.write_text("a file where the backups directory should be")
+    caplog.clear()
+    await daemon.backup_job()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("backup not made (tried again in 1:00:00): ")
+    assert daemon.failure is None
+    await daemon.tick()
+    assert daemon.last is not None and daemon.failure is None
+    await daemon.app.aclose()
+    daemon.store.close()
+
+
+def _readme_restore_steps() -> list[str]:
+    """The shell lines of the README's restore steps, without the systemctl ones (no service in a test)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"To restore a backup:\n\n```sh\n(.*?)```", readme, re.S)
+    assert block, "README 'State' has no restore steps"
+    lines = [line.split("  #")[0].strip() for line in block.group(1).splitlines()]
+    return [line.removeprefix("sudo ") for line in lines if line and "systemctl" not in line]
+
+
+def test_restoring_a_backup_as_the_readme_says_brings_everything_back(tmp_path: Path) -> None:
+    """`backup`, the state lost, the README's steps: the events and the alerts sent are back, and a `check` sends
+    none of those alerts again."""
+    cfg, state = real_state(tmp_path)
+    made = invoke(cfg, "backup")
+    assert made.exit_code == 0 and "integrity check ok" in made.stdout
+    backup_file = Path(made.stdout.split(":")[0])
+    before = json.loads(invoke(cfg, "report", "A", "--format", "json", "--now", NOW).stdout)["records"]
+    state.write_bytes(b"")  # the state is lost
+    assert invoke(cfg, "check", "--now", NOW).exit_code == 1
+
+    steps = [line.replace("S=/var/lib/tracking-monitor", f"S='{state.parent}'")
+             .replace("backups/state-2026-11-29.sqlite3", f"backups/{backup_file.name}")
+             for line in _readme_restore_steps()]
+    subprocess.run(["bash", "-euc", "\n".join(steps)], check=True)
+
+    again = invoke(cfg, "check", "--now", NOW)
+    assert again.exit_code == 0, again.output
+    assert "[" not in again.stdout  # every alert of this check was already sent before the backup
+    after = json.loads(invoke(cfg, "report", "A", "--format", "json", "--now", NOW).stdout)["records"]
+    assert after == before and after["events"] and after["alerts"]
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("-1", "expected how many daily backups of the state to keep, from 0 (none) to 366, got -1"),
+    ("367", "expected how many daily backups of the state to keep, from 0 (none) to 366, got 367"),
+    ('"seven"', 'expected a whole number, got "seven"'),
+])
+def test_the_backups_key_is_checked(tmp_path: Path, value: str, says: str) -> None:
+    """`[monitor] backups` is a whole number of days kept, 0 to 366."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(WATCHLIST.format(state_dir=tmp_path / "state", backups=value))
+    result = invoke(cfg, "validate")
+    assert result.exit_code == 2
+    assert f"{cfg}:4: monitor.backups: {says}" in result.stderr
