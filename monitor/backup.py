@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from monitor.errors import StateError
-from monitor.store import Store, backups_dir, damaged, state_failure
+from monitor.store import Store, backups_dir, damaged, fsync_dir, state_failure
 
 _DAILY = re.compile(r"state-\d{4}-\d{2}-\d{2}\.sqlite3")
 _HALF_MADE_AFTER = 3600  # seconds: a temporary copy this old was left by a crash, not by a backup in progress
@@ -57,11 +57,7 @@ def backup(state_file: Path, target: Path) -> None:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)  # the rename must survive a power cut
-            finally:
-                os.close(dir_fd)
+            fsync_dir(target.parent)
         except OSError as exc:
             raise StateError(f"{target}: cannot write the backup: {exc.strerror or exc}") from None
         finally:

@@ -683,6 +683,15 @@ def backups_dir(state: Path) -> Path:
     return state.parent / "backups"
 
 
+def fsync_dir(directory: Path) -> None:
+    """Make a new name in the directory (a rename, a link) survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _refused(path: str, problem: str) -> str:
     """The one line for a state file that is not used: what is wrong with it, and what to do."""
     found = sorted(backups_dir(Path(path)).glob("state-*.sqlite3"))
@@ -745,11 +754,7 @@ def _create(path: Path) -> None:
         except OSError:  # a filesystem without hard links
             if not path.exists():
                 os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the new name must survive a power cut
-        finally:
-            os.close(dir_fd)
+        fsync_dir(path.parent)
     except (OSError, sqlite3.Error) as exc:
         raise StateError(f"{path}: cannot create the state database: {getattr(exc, 'strerror', None) or exc}") from None
     finally:
