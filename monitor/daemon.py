@@ -18,6 +18,7 @@ from monitor import sdnotify
 from monitor.backup import rolling_backup
 from monitor.config import App, load_app
 from monitor.cycle import CycleResult, run_cycle
+from monitor.durations import format_duration
 from monitor.errors import ConfigError, StateError
 from monitor.messages import render
 from monitor.notify import Notifier
@@ -235,7 +236,7 @@ class Daemon:
         try:
             made = await asyncio.to_thread(rolling_backup, Path(self.store.path), keep, day)
         except Exception as exc:  # never fatal: the older backups stay, the next check tries again
-            log.error("backup not made (tried again in %s): %s", BACKUP_CHECK, exc)
+            log.error("backup not made (tried again in %s): %s", format_duration(BACKUP_CHECK), exc)
             return
         if made is not None:
             log.info("backup made: %s", made)

@@ -310,7 +310,7 @@ async def test_the_daemon_makes_todays_backup_and_a_failure_never_stops_it(tmp_p
     caplog.clear()
     await daemon.backup_job()
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and errors[0].startswith("backup not made (tried again in 1:00:00): ")
+    assert len(errors) == 1 and errors[0].startswith("backup not made (tried again in 1h): ")
     assert daemon.failure is None
     await daemon.tick()
     assert daemon.last is not None and daemon.failure is None
