@@ -6,8 +6,10 @@ import difflib
 import json
 import logging
 import os
+import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +28,7 @@ from monitor.lifecycle import archived, tracking_state
 from monitor.messages import LANGUAGES, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
-from monitor.store import Store
+from monitor.store import Store, state_failure, state_file
 from monitor.table import print_status
 from monitor.watchlist import WINDOW_HINT, in_window
 
@@ -76,6 +78,17 @@ def _fail(exc: MonitorError) -> NoReturn:
     for p in problems:
         typer.echo(f"error: {p}", err=True)
     raise typer.Exit(exc.exit_code)
+
+
+@contextmanager
+def _state_errors(app: App) -> Iterator[None]:
+    """A MonitorError, and any error of the state database (damaged, locked…), as one `error:` line and exit 1."""
+    try:
+        yield
+    except MonitorError as exc:
+        _fail(exc)
+    except sqlite3.Error as exc:
+        _fail(state_failure(str(state_file(app.state_dir)), exc))
 
 
 def _load(opts: Opts, clock: Any) -> App:
@@ -156,7 +169,7 @@ def check(
     """Run one full cycle (poll what is due, evaluate, notify) and exit."""
     app, at = _load_at(ctx.obj, now)
     out = sys.stderr if as_json else sys.stdout
-    try:
+    with _state_errors(app):
         store = Store.in_dir(app.state_dir)
         if not dry_run:
             store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
@@ -165,8 +178,6 @@ def check(
             real.close()
         notifier = None if dry_run else Notifier.for_app(app, store, out)
         result = asyncio.run(_cycle(app, store, at, notifier))
-    except MonitorError as exc:
-        _fail(exc)
     if dry_run and not as_json:
         for f in [*result.new, *result.repeated]:
             print_alert(f.severity.value, f"(dry run) {f.title}", f"{f.message}\n\n{f.action}", out)
@@ -192,13 +203,11 @@ def status(
 ) -> None:
     """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
     app, at = _load_at(ctx.obj, now)
-    try:
+    with _state_errors(app):
         store = Store.in_dir(app.state_dir)
         histories = order_histories(app, store, at)
         findings = evaluate_all(app, store, at, histories)
         store.close()
-    except MonitorError as exc:
-        _fail(exc)
     by_order: dict[str, list[Finding]] = {}
     for f in findings:
         by_order.setdefault(f.order_id, []).append(f)
@@ -244,9 +253,10 @@ def run(ctx: typer.Context) -> None:
 
     try:
         daemon = Daemon(ctx.obj.config, _now)
-        asyncio.run(daemon.serve())
+        status = asyncio.run(daemon.serve())
     except MonitorError as exc:
         _fail(exc)
+    raise typer.Exit(status)  # 1: it stopped on a damaged state, so that systemd restarts it
 
 
 @cli.command("detect")
@@ -339,7 +349,7 @@ def report(
     if lang not in LANGUAGES:
         _usage(f"--language: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
     order = app.watchlist.order(order_id)
-    try:
+    with _state_errors(app):
         if order is None:
             raise UnknownOrder(app.path, order_id, [o.id for o in app.watchlist.orders])
         store = Store.in_dir(app.state_dir)
@@ -357,8 +367,6 @@ def report(
             sys.stdout.write(text)
             return
         write_atomic(output, text.encode("utf-8"))
-    except MonitorError as exc:
-        _fail(exc)
     typer.echo(f"{output}: {fmt} report of order {order.id}, SHA-256 {r.sha256}", err=True)
 
 
@@ -482,12 +490,10 @@ def outbox(
 ) -> None:
     """Alerts not delivered yet: waiting, held by quiet hours, retrying (with the last error), or expired."""
     app = _load(ctx.obj, _now)
-    try:
+    with _state_errors(app):
         store = Store.in_dir(app.state_dir)
         rows = Notifier.for_app(app, store).report(_now())
         store.close()
-    except MonitorError as exc:
-        _fail(exc)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -508,6 +514,27 @@ def outbox(
         typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{r['order'] or '-'}  {r['title']}\n"
                    f"         to {r['destination']}; queued {local(r['queued'])}, {attempts}; {then}"
                    + (f"\n         last error: {r['last_error']}" if r["last_error"] else ""))
+
+
+@cli.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    to: Annotated[Path | None, typer.Option("--to", help="Write the copy to this file instead of backups/ beside "
+                                                            "the state.")] = None,
+) -> None:
+    """Copy the state now (online: the daemon may run), check the copy whole, then rename it into place."""
+    from monitor.backup import backup, rolling_backup
+
+    app = _load(ctx.obj, _now)
+    source = state_file(app.state_dir)
+    with _state_errors(app):
+        if to is None:
+            day = _now().astimezone(app.watchlist.monitor.zone).date()
+            to = rolling_backup(source, app.watchlist.monitor.backups, day, again=True)
+        else:
+            backup(source, to)
+    assert to is not None
+    typer.echo(f"{to}: backup of {source}, {to.stat().st_size / 2**20:.1f} MiB, integrity check ok")
 
 
 def entry() -> None:

@@ -16,13 +16,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
+from monitor.backup import rolling_backup
 from monitor.config import App, load_app
 from monitor.cycle import Open, Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
-from monitor.errors import ConfigError
+from monitor.durations import format_duration
+from monitor.errors import ConfigError, StateError
 from monitor.messages import render
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
-from monitor.store import Store
+from monitor.store import Store, is_damaged, state_failure, state_file
 
 log = logging.getLogger("tracking_monitor")
 
@@ -38,6 +40,8 @@ FILE_CHECK = timedelta(seconds=2)
 DELIVERY_CHECK = timedelta(seconds=30)
 # The fingerprint of no file: watch_file then reloads at its next check, as a reload the state was too busy for needs.
 _RETRY = (-1, -1, -1)
+# Whether today's backup of the state exists is checked this often (and at start); it is made once a day.
+BACKUP_CHECK = timedelta(hours=1)
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int] | None:
@@ -66,8 +70,11 @@ class Daemon:
                  sd: sdnotify.Notifier | None = None) -> None:
         self.cli_path, self.clock = cli_path, clock
         self.app: App = load_app(cli_path, clock)
-        self.store = Store.in_dir(self.app.state_dir)
-        self.store.clear_auth_failures()  # a restart may come with a new key: ask again
+        try:
+            self.store = Store.in_dir(self.app.state_dir).verified()  # a damaged state is refused at start
+            self.store.clear_auth_failures()  # a restart may come with a new key: ask again
+        except sqlite3.Error as exc:
+            raise state_failure(str(state_file(self.app.state_dir)), exc) from None
         self.notifier = self._notifier()
         self.fingerprint = _fingerprint(self.app.path)
         self.sd = sd or sdnotify.Notifier()
@@ -76,6 +83,8 @@ class Daemon:
         self._lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}  # by carrier: one poll at a time each
+        self.failure: StateError | None = None  # the state was found damaged: serve() stops and returns 1
+        self._stop: asyncio.Event | None = None
 
     def _notifier(self) -> Notifier:
         return Notifier.for_app(self.app, self.store)
@@ -107,10 +116,11 @@ class Daemon:
                     self._polls[cid] = task
                     task.add_done_callback(lambda _, cid=cid: self._polls.pop(cid, None))
             except Exception as exc:  # keep the daemon alive; the state is transactional
-                log.exception("cycle failed: %s", exc)
+                await self._failed("cycle", exc)
             finally:
                 self.cycle_started = None
-        self.sd.status(self.status_line())
+        if self.failure is None:
+            self.sd.status(self.status_line())
 
     async def _poll(self, app: App, now: datetime, plan: dict[str, dict[str, list[str]]]) -> None:
         """Poll one carrier's due numbers under a hard timeout, then evaluate their orders and deliver."""
@@ -121,19 +131,23 @@ class Daemon:
             log.error("%s: polling cancelled after %s; finished batches are kept", cid, POLL_TIMEOUT)
             polled = Polled(0, 0, frozenset())
         except Exception as exc:  # the numbers stay due; the next tick asks again
-            log.exception("%s: polling failed: %s", cid, exc)
+            await self._failed(f"{cid}: polling", exc)
             polled = Polled(0, 0, frozenset())
-        if self.app is not app:  # reloaded meanwhile: the next tick evaluates the new watchlist
+        if self.app is not app or self.failure is not None:  # reloaded meanwhile: the next tick evaluates it
             return
         touched = orders_of(app, asked_in(plan) | polled.numbers)  # their alerts waited for this poll
-        found, queued = queue_findings(app, self.store, self.clock(), touched, keep=Open.of) if touched else ([], None)
+        try:
+            found, queued = queue_findings(app, self.store, self.clock(), touched, keep=Open.of)
+        except Exception as exc:  # the next tick evaluates these orders again
+            await self._failed(f"{cid}: evaluation", exc)
+            return
         ids = {o.id for o in touched}
         last = self.last
         self.last = Tally(last.polled + polled.count, last.new_events + polled.new_events,
                           [f for f in last.findings if f.order_id and f.order_id not in ids] + found)
         log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
-                 len(queued.new) if queued else 0)
-        if queued and (queued.new or queued.repeated):
+                 len(queued.new))
+        if queued.new or queued.repeated:
             self.deliver_now()
         self.sd.status(self.status_line())
 
@@ -152,7 +166,7 @@ class Daemon:
         try:
             await self.notifier.deliver(self.clock())
         except Exception as exc:  # the rows stay queued; the next run retries them
-            log.exception("delivery failed: %s", exc)
+            await self._failed("delivery", exc)
 
     async def delivery_job(self) -> None:
         """The scheduler's delivery tick: retries whose backoff ended, alerts held by quiet hours."""
@@ -233,9 +247,10 @@ class Daemon:
 
     # ------------------------------------------------------------ serving
 
-    async def serve(self, stop: asyncio.Event | None = None) -> None:
-        """Run until SIGTERM, Ctrl-C or `stop`; SIGHUP reloads the watchlist."""
-        stop = stop or asyncio.Event()
+    async def serve(self, stop: asyncio.Event | None = None) -> int:
+        """Run until SIGTERM, Ctrl-C or `stop`, or until the state is found damaged; SIGHUP reloads the watchlist.
+        The exit status: 0, or 1 after damage, so that systemd restarts it (Restart=on-failure)."""
+        stop = self._stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -256,6 +271,7 @@ class Daemon:
             self.store.close()
             self.sd.close()
             log.info("stopped")
+        return 1 if self.failure else 0
 
     def _scheduler(self) -> AsyncIOScheduler:
         interval = min(TICK, self.app.watchlist.monitor.poll_interval).total_seconds()
@@ -268,7 +284,54 @@ class Daemon:
                           misfire_grace_time=None, **common)
         scheduler.add_job(self.delivery_job, IntervalTrigger(seconds=DELIVERY_CHECK.total_seconds()),
                           misfire_grace_time=None, **common)
+        scheduler.add_job(self.backup_job, IntervalTrigger(seconds=BACKUP_CHECK.total_seconds()),
+                          next_run_time=datetime.now(UTC), misfire_grace_time=None, **common)
         if (half := sdnotify.watchdog_interval()) is not None:
             scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=half), next_run_time=datetime.now(UTC),
                               misfire_grace_time=None, **common)
         return scheduler
+
+    # ------------------------------------------------------------ the state's safety
+
+    async def backup_job(self) -> None:
+        """Today's backup of the state, when it is not made yet (see monitor.backup); a failure is logged, and the
+        daemon keeps watching."""
+        keep = self.app.watchlist.monitor.backups
+        if not keep:
+            return
+        day = self.clock().astimezone(self.app.watchlist.monitor.zone).date()
+        try:
+            made = await asyncio.to_thread(rolling_backup, Path(self.store.path), keep, day)
+        except Exception as exc:  # never fatal: the older backups stay, the next check tries again
+            log.error("backup not made (tried again in %s): %s", format_duration(BACKUP_CHECK), exc)
+            return
+        if made is not None:
+            log.info("backup made: %s", made)
+
+    async def _failed(self, what: str, exc: Exception) -> None:
+        """A job's error: a damaged state stops the daemon; anything else is logged and the next run retries."""
+        if not is_damaged(exc):
+            log.exception("%s failed: %s", what, exc)
+            return
+        if self.failure is not None:  # another job found it first: said and sent once
+            return
+        self.failure = state_failure(self.store.path, exc)
+        log.critical("stopping: %s", self.failure)
+        await self._alarm(str(self.failure))
+        if self._stop is not None:
+            self._stop.set()
+
+    async def _alarm(self, error: str) -> None:
+        """One urgent alert through the usual notifier, queued in memory: the damaged state cannot be trusted
+        with an outbox row, and the process is about to end."""
+        scratch = Store(":memory:")
+        now = self.clock()
+        texts = render(Kind.STATE_DAMAGED.value, self.app.watchlist.monitor.language, error=error)
+        scratch.enqueue([Finding(Kind.STATE_DAMAGED, "", Severity.URGENT, texts, None, "state_damaged")],
+                        self.app.routes, now)
+        try:
+            await Notifier.for_app(self.app, scratch).deliver(now)
+        except Exception as exc:  # the log line above already says it all
+            log.error("the alert about the damaged state was not sent: %s", exc)
+        finally:
+            scratch.close()

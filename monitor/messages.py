@@ -292,6 +292,22 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "valide.",
         ),
     },
+    "state_damaged": {
+        "en": (
+            "tracking-monitor stopped: its state file is damaged",
+            "{error}\nNo order is watched and no alert is sent until the state is restored.",
+            "Restore the latest backup as the README's \"State\" section says (stop the service, copy the backup "
+            "over the state file, start it again); alerts sent since that backup may come once more.",
+        ),
+        "fr": (
+            "tracking-monitor s'est arrêté : son fichier d'état est endommagé",
+            "{error}\nAucune commande n'est surveillée et aucune alerte n'est envoyée tant que l'état n'est pas "
+            "restauré.",
+            "Restaurez la dernière sauvegarde comme l'explique la section « State » du README (arrêter le service, "
+            "copier la sauvegarde sur le fichier d'état, le redémarrer) ; les alertes envoyées depuis cette "
+            "sauvegarde peuvent revenir une fois.",
+        ),
+    },
 }
 
 EVENT_KIND_NAMES = {

@@ -201,6 +201,7 @@ class MonitorSection(_Section):
     language: Literal["en", "fr"] = "en"
     poll_interval: Duration = timedelta(hours=6)
     state_dir: Path | None = None
+    backups: int = 7  # daily backups of the state kept; 0: none made
     # For demonstrations and tests: the orders' dates were written as if today were this day, and move
     # forward with the calendar, so an example file keeps showing the same alerts. See shifted().
     shift_dates_from: Day | None = None
@@ -231,6 +232,13 @@ class MonitorSection(_Section):
     def _sane_interval(cls, value: timedelta) -> timedelta:
         if value < timedelta(minutes=5):
             raise ValueError(f'expected at least "5m" (carriers throttle or ban faster polling), got {_q(format_duration(value))}')
+        return value
+
+    @field_validator("backups")
+    @classmethod
+    def _sane_backups(cls, value: int) -> int:
+        if not 0 <= value <= 366:
+            raise ValueError(f"expected how many daily backups of the state to keep, from 0 (none) to 366, got {value}")
         return value
 
     @property
