@@ -248,7 +248,7 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     path = config_path(cli_path)
     registry = load_registry()
     text = read_text(path)  # read once: carrier-table errors are located in the same text that was validated
-    watchlist = validate_data(parse_toml(text, path), text, path, registry)
+    watchlist = validate_data(parse_toml(text, path), text, path, registry, consume=True)
     carriers, skipped = _build_carriers(registry, watchlist, text, path, clock)
     wanted = set(watchlist.carriers) | {o.carrier for o in watchlist.orders}
     for cid in sorted(wanted & set(skipped)):

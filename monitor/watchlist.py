@@ -579,8 +579,9 @@ class Watchlist(_Section):
 
     @field_validator("orders", mode="wrap")
     @classmethod
-    def _unique_ids(cls, raw: object, handler: ValidatorFunctionWrapHandler) -> list[Order]:
+    def _unique_ids(cls, raw: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> list[Order]:
         repeated = _repeated_ids(raw)
+        consume = (info.context or {}).get("consume", False)
         if not isinstance(raw, list):
             try:
                 return handler(raw)  # type: ignore[no-any-return]
@@ -595,7 +596,8 @@ class Watchlist(_Section):
                 orders += handler([item])
             except ValidationError as exc:
                 errors += [{**e, "loc": (i, *e["loc"][1:])} for e in exc.errors()]
-            raw[i] = None
+            if consume:
+                raw[i] = None
         if errors or repeated:
             raise _invalid(repeated, "orders", errors)
         return orders
@@ -835,13 +837,15 @@ def _toml_message(what: str, line: str, col: int, secret: bool = False) -> str:
 def load_watchlist(path: Path, carriers: Iterable[str] = ()) -> Watchlist:
     """Read, parse and validate a watchlist; raise ConfigError listing every problem."""
     text = read_text(path)
-    return validate_data(parse_toml(text, path), text, path, carriers)
+    return validate_data(parse_toml(text, path), text, path, carriers, consume=True)
 
 
-def validate_data(data: dict[str, Any], text: str, path: Path, carriers: Iterable[str] = ()) -> Watchlist:
-    """Validate parsed TOML; problems name file:line and the field path."""
+def validate_data(data: dict[str, Any], text: str, path: Path, carriers: Iterable[str] = (), *,
+                  consume: bool = False) -> Watchlist:
+    """Validate parsed TOML; problems name file:line and the field path. `consume`: `data` is not used again, and
+    each order's table is let go of once its order is made (the memory a large watchlist needs while loading)."""
     try:
-        watchlist = Watchlist.model_validate(data, context={"carriers": set(carriers), "shared": {}})
+        watchlist = Watchlist.model_validate(data, context={"carriers": set(carriers), "shared": {}, "consume": consume})
     except ValidationError as exc:
         raise ConfigError(problems_from(exc, text, path)) from None
     return watchlist
