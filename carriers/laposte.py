@@ -75,6 +75,8 @@ def parse(payload: Any, numbers: Sequence[str]) -> FetchResult:
     items = payload if isinstance(payload, list) else [payload]
     by_id: FetchResult = {}
     for item in items:
+        if not isinstance(item, dict):
+            continue  # no id to pin it on: the number it stood for is reported as unanswered, the others stand
         ident = str(item.get("idShip") or (item.get("shipment") or {}).get("idShip") or "").upper()
         if not ident and len(numbers) == 1:
             ident = numbers[0]  # an error for a single id may not repeat the id
