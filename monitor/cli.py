@@ -30,6 +30,7 @@ from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
 from monitor.store import Store, state_failure, state_file
 from monitor.table import print_status
+from monitor.textsafe import printable
 from monitor.watchlist import WINDOW_HINT, in_window
 
 cli = typer.Typer(
@@ -54,6 +55,13 @@ def _priority(record: logging.LogRecord) -> bool:
     return True
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines quote carrier texts and watchlist values: never with a terminal escape sequence in them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def _setup_logging(verbose: bool) -> None:
     # Under systemd the journal stamps the time itself and reads "<N>" as the syslog priority.
     if os.environ.get("JOURNAL_STREAM"):
@@ -63,6 +71,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_priority)
+        handler.setFormatter(_SafeFormatter(fmt))
     for noisy in ("apscheduler", "httpx", "httpcore", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not verbose:
@@ -511,9 +520,10 @@ def outbox(
         if "{}" in then:
             then = then.format(local(r["expired"] or r["next_attempt"]))
         attempts = f"{r['attempts']} attempt{'' if r['attempts'] == 1 else 's'}"
-        typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{r['order'] or '-'}  {r['title']}\n"
+        title, error = printable(str(r["title"]), newlines=False), printable(str(r["last_error"]), newlines=False)
+        typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{printable(r['order'] or '-')}  {title}\n"
                    f"         to {r['destination']}; queued {local(r['queued'])}, {attempts}; {then}"
-                   + (f"\n         last error: {r['last_error']}" if r["last_error"] else ""))
+                   + (f"\n         last error: {error}" if error else ""))
 
 
 @cli.command("backup")

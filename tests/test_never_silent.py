@@ -17,7 +17,7 @@ from monitor.daemon import Daemon
 from monitor.rules import Finding, Kind, Severity, order_policies
 from monitor.store import Store
 from monitor.watchlist import Rules, Watchlist
-from tests.helpers import ScriptedCarrier, make_app
+from tests.helpers import ScriptedCarrier, invoke, make_app
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 GOOD = {"id": "GOOD", "ordered_on": "2026-11-01", "protection_ends": "2026-12-03", "promised_by": "2026-11-20"}
@@ -162,3 +162,27 @@ async def test_a_carrier_that_keeps_us_waiting_is_cut_to_a_day_and_said_to_be_fa
     assert later.polled == 2 and {(f.order_id, f.kind) for f in later.new} == {
         ("O0", Kind.SOURCE_FAILING), ("O1", Kind.SOURCE_FAILING)}
     assert "rate limited" in later.new[0].message and not again.new
+
+
+HOSTILE = "A\x1b[2JB\x1b]8;;http://evil\x07C\x07"
+
+
+def test_log_lines_and_the_outbox_listing_carry_no_escape_sequence(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A carrier's text reaches the log and the outbox listing as text: no screen clearing, no hidden link."""
+    from monitor.cli import _setup_logging
+
+    _setup_logging(False)
+    logging.getLogger("tracking_monitor.cycle").warning("laposte X: tracking source failing: %s", HOSTILE)
+    cfg = tmp_path / "watchlist.toml"
+    cfg.write_text(f'[monitor]\ntimezone = "UTC"\nstate_dir = "{tmp_path / "state"}"\n'
+                   '[[orders]]\nid = "A1"\nordered_on = 2026-11-01\n')
+    store = Store.in_dir(tmp_path / "state")
+    store.enqueue([Finding(Kind.EXCEPTION, "A1", Severity.URGENT, (HOSTILE, HOSTILE, HOSTILE), None, "A1:x")],
+                  lambda f: ["terminal"], NOW)
+    store.mark_failed([r.id for r in store.outbox()], HOSTILE, NOW + timedelta(hours=1))
+    store.close()
+    listing = invoke(cfg, "outbox")
+    err = capsys.readouterr().err
+    assert "tracking source failing: ABC" in err and "\x1b" not in err
+    assert listing.exit_code == 0 and "ABC" in listing.stdout and "\x1b" not in listing.stdout, listing.stdout
