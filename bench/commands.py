@@ -10,7 +10,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import signal
 import socket
@@ -157,6 +156,10 @@ class Dataset:
     config: Path = field(repr=False)
     state: Path = field(repr=False)  # the state file the commands use
     pristine: Path = field(repr=False)  # a copy of it as built, to start each first `check` from
+    # When no timed first `check` finished: how long the one run afterwards, untimed, to notify every finding took
+    # (the later figures need that state); None when it was not needed or did not finish either.
+    prepared_s: float | None = None
+    load: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average before and after the commands ran
 
 
 def build_dataset(n: int, tmp: Path, now: datetime, seed: int) -> Dataset:
@@ -232,11 +235,10 @@ class _Reaper:
                 except ProcessLookupError:  # it exited on its own just now
                     pass
 
-    def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM, with `grace` seconds to stop from now on (the timeout was for the work, not for stopping)."""
+    def extend(self, seconds: float) -> None:
+        """Kill it `seconds` from now instead: the timeout was for the work, not for idling and stopping."""
         self.timer.cancel()
-        self.timer = self._arm(grace)
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.timer = self._arm(seconds)
 
     def wait(self) -> tuple[int, float]:
         """(exit code, peak RSS in MiB); ru_maxrss is in KiB on Linux."""
@@ -291,14 +293,15 @@ def time_daemon(config: Path, env: dict[str, str], timeout: float, tmp: Path, se
         try:
             out.ready_s = _datagram(sock, proc, deadline, lambda d: b"READY=1" in d) - start
             cycle_end = _datagram(sock, proc, deadline, lambda d: b"STATUS=" in d and b"READY=1" not in d)
+            out.seconds = cycle_end - start - out.ready_s
+            reaper.extend(settle + STOP_GRACE)
             time.sleep(settle)  # let the delivery the cycle started finish: then the daemon only waits
             out.idle_rss_mib = _vm_rss_mib(proc.pid)
-            out.seconds = cycle_end - start - out.ready_s
-            reaper.stop()
+            os.killpg(proc.pid, signal.SIGTERM)
         except TimeoutError:
             pass  # the reaper kills it at the deadline
-        except ChildProcessError:
-            error = "exited before its first cycle ended"
+        except (ChildProcessError, FileNotFoundError):  # FileNotFoundError: /proc/PID went away
+            error = "exited before its first cycle ended: "
         code, out.peak_rss_mib = reaper.wait()
         log = _read(err)
     if out.seconds is None:
@@ -306,12 +309,12 @@ def time_daemon(config: Path, env: dict[str, str], timeout: float, tmp: Path, se
     elif reaper.killed:
         error = f"did not stop within {STOP_GRACE:g} s of SIGTERM"
     elif "cycle:" not in log:  # the daemon logs "cycle failed" or "cycle cancelled" instead
-        error = "its first cycle failed"
+        error = "its first cycle failed: "
     elif code != 0:
-        error = f"exit {code} after SIGTERM"
+        error = f"exit {code} after SIGTERM: "
     if error:
         out.seconds = out.idle_rss_mib = None
-        out.error = f"{error}: {_last_line(log)}"
+        out.error = error + (_last_line(log) if error.endswith(": ") else "")
     return out
 
 
@@ -369,10 +372,11 @@ class Figure:
         return cls(name, runs, key(best), best.peak_rss_mib)
 
 
-def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, tmp: Path,
+def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, prepare: float, tmp: Path,
                  progress: Callable[[str], None]) -> dict[str, Figure]:
     """Every figure of one size, in the order the state needs them."""
     env = child_env()
+    load = os.getloadavg()[0]
     base = ["--config", str(data.config)]
     at = ["--now", data.now]
     runs: dict[str, list[Run]] = {name: [] for name in LABELS}
@@ -389,7 +393,12 @@ def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, tmp:
     command("dry_run", ["check", *at, "--dry-run"])
     command("check_first", ["check", *at], lambda: shutil.copyfile(data.pristine, data.state))
     if not any(r.seconds for r in runs["check_first"]):
-        progress("  the first check never finished: the runs below start from a state with nothing notified")
+        progress(f"  no first check finished: one more, not timed, up to {prepare:g} s, so that the figures below "
+                 "start from a state where every finding was notified")
+        shutil.copyfile(data.pristine, data.state)
+        data.prepared_s = time_command(base + ["check", *at], env, prepare).seconds
+        progress(f"  it took {_secs(data.prepared_s)}" if data.prepared_s else
+                 "  it did not finish either: the figures below start from a state with nothing notified")
     command("check_again", ["check", *at])
     command("status", ["status", *at, "--json"])
     for i in range(repeat):
@@ -400,6 +409,7 @@ def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, tmp:
         runs["idle_rss"].append(run)
         progress(f"  run [{i + 1}/{repeat}]: READY=1 after {_secs(run.ready_s)}, first cycle {_show_run(run, timeout)}, "
                  f"idle RSS {_mib(run.idle_rss_mib)}")
+    data.load = (load, os.getloadavg()[0])
     figures = {name: Figure.of(name, r) for name, r in runs.items()}
     validate = figures["validate"].best
     for name, fig in figures.items():
@@ -428,19 +438,23 @@ def _show_run(run: Run, timeout: float) -> str:
 def _show_best(fig: Figure, timeout: float) -> str:
     if fig.best is not None:
         return _mib(fig.best) if fig.name == "idle_rss" else _secs(fig.best)
-    return f"> {timeout:g} s (timed out)" if fig.timed_out else f"failed: {fig.error}"
+    return f"> {timeout:g} s (timed out)" if fig.timed_out else "failed"
 
 
 def table(data: Dataset, figures: dict[str, Figure], timeout: float) -> str:
     """One size's figures as a readable table."""
     lines = [f"{data.orders:,} orders ({data.tracked:,} tracked, {data.events:,} events; watchlist "
-             f"{data.watchlist_kib:,.0f} KiB, state {data.state_mib:,.0f} MiB; built in {data.build_s:.1f} s, not timed)",
+             f"{data.watchlist_kib:,.0f} KiB, state {data.state_mib:,.0f} MiB; built in {data.build_s:.1f} s, not timed; "
+             f"load average {data.load[0]:.1f} before, {data.load[1]:.1f} after)",
              f"  {'figure':<48} {'best':>22} {'x validate':>10} {'peak RSS':>9}  runs"]
     for name, fig in figures.items():
         ratio = f"{fig.ratio:.1f}" if fig.ratio is not None else "-"
-        each = ", ".join(_show_best(Figure.of(name, [r]), timeout) for r in fig.runs)
+        each = ", ".join(r.error or _show_best(Figure.of(name, [r]), timeout) for r in fig.runs)
         lines.append(f"  {LABELS[name]:<48} {_show_best(fig, timeout):>22} {ratio:>10} "
                      f"{_mib(fig.peak_rss_mib):>9}  {each}")
+    if data.prepared_s is not None:
+        lines.append(f"  (the later figures start from a state notified by a first check run untimed: "
+                     f"{data.prepared_s:.0f} s)")
     return "\n".join(lines)
 
 
@@ -510,18 +524,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="500,1000,10000,100000", help="orders per size, comma-separated")
     ap.add_argument("--repeat", type=int, help="runs of each command, best kept (default: 3, 1 from 100,000 orders)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds one command may take before it is killed")
+    ap.add_argument("--prepare-timeout", type=float, default=3600.0,
+                    help="seconds an untimed first check may take when no timed one finished (see bench/README.md)")
     ap.add_argument("--settle", type=float, default=SETTLE,
                     help="seconds the daemon is left idle after its first cycle before its RSS is read")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--json", action="store_true", help="print every figure as JSON on stdout (progress on stderr)")
+    ap.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
     ap.add_argument("--no-targets", action="store_true", help="report the targets but exit 0 when one is missed")
     args = ap.parse_args(argv)
     try:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     except ValueError:
         ap.error(f"--sizes: expected orders like 500,1000, got {args.sizes!r}")
-    say: Callable[[str], None] = (lambda s: print(s, file=sys.stderr, flush=True)) if args.json else (
-        lambda s: print(s, flush=True))
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     commit = _git_commit()
     say(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -532,24 +550,20 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"bench-commands-{n}-") as d:
             data = build_dataset(n, Path(d), now, args.seed)
             say(f"{n:,} orders: built in {data.build_s:.1f} s; best of {repeat}, timeout {args.timeout:g} s")
-            figures = measure_size(data, repeat, args.timeout, args.settle, Path(d), say)
+            figures = measure_size(data, repeat, args.timeout, args.settle, args.prepare_timeout, Path(d), say)
         results.append((data, figures))
-        if not args.json:
-            print("\n" + table(data, figures, args.timeout) + "\n")
+        say("\n" + table(data, figures, args.timeout) + "\n")
     found = verdicts({d.orders: f for d, f in results})
+    say(growth(results, args.timeout))
+    say("\ntargets\n" + "\n".join(f"  {v}" for v in found))
     if args.json:
-        print(json.dumps({
+        args.json.write_text(json.dumps({
             "commit": commit, "python": platform.python_version(), "cpus": os.cpu_count(), "now": now.isoformat(),
-            "timeout_s": args.timeout, "self_max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "timeout_s": args.timeout,
             "sizes": [{**{k: v for k, v in asdict(d).items() if k not in ("config", "state", "pristine")},
                        "figures": {name: asdict(f) for name, f in figs.items()}} for d, figs in results],
             "targets": [asdict(v) for v in found],
-        }, indent=2))
-    else:
-        print(growth(results, args.timeout))
-        print("\ntargets")
-        for v in found:
-            print(f"  {v}")
+        }, indent=2) + "\n")
     missed = any(v.state == "NOT MET" for v in found)
     return 1 if missed and not args.no_targets else 0
 
