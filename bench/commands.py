@@ -1,15 +1,20 @@
 """Benchmark of the commands a user runs, each as its own process: validate, check, status and the daemon.
 
 Run `python bench/commands.py` (see bench/README.md); it exits 1 when a target is missed.
+
+This process imports only the standard library and builds the data in a process of its own: a child's ru_maxrss
+starts at the peak RSS of the process that spawned it (Linux carries it across fork and exec), so the spawning
+process must stay smaller than anything it measures.
 """
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import multiprocessing
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -20,20 +25,18 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.rules import History
+    from monitor.watchlist import Order
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the checkout this file is in, and bench/rules.py next to it
-
-from rules import build  # noqa: E402  (bench/rules.py: the same mix of orders and 20-event histories)
-
-from monitor.durations import format_duration  # noqa: E402
-from monitor.rules import History  # noqa: E402
-from monitor.store import Store  # noqa: E402
-from monitor.watchlist import Order  # noqa: E402
 
 CARRIER = "demo"  # installed, needs no key and no network; and with nothing due it is never even asked
 POLL_INTERVAL = timedelta(hours=6)
@@ -71,6 +74,8 @@ LABELS: dict[str, str] = {
 
 def _toml(value: object) -> str:
     """A watchlist value as TOML: dates and local date-times bare, durations as the quoted strings users write."""
+    from monitor.durations import format_duration
+
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, date):  # datetime too: watchlist date-times are local (naive), TOML's local date-time
@@ -84,6 +89,8 @@ def _toml(value: object) -> str:
 
 def watchlist(orders: list[Order], state_dir: Path) -> str:
     """The orders as a user's watchlist file: only the keys each order sets, every tracked one on the demo carrier."""
+    from monitor.watchlist import Order
+
     parts = ['[monitor]\ntimezone = "Europe/Paris"\nlanguage = "en"\n'
              f"poll_interval = {_toml(POLL_INTERVAL)}\nstate_dir = {json.dumps(str(state_dir))}\n"]
     for o in orders:
@@ -107,6 +114,8 @@ def write_state(path: Path, orders: list[Order], histories: dict[str, History], 
 
     Written with executemany in the schema `Store` creates, in one transaction: 1.8 million events in seconds.
     """
+    from monitor.store import Store
+
     rng = random.Random(seed)
     numbers, shipments, events = [], [], []
     for o in orders:
@@ -146,39 +155,60 @@ def write_state(path: Path, orders: list[Order], histories: dict[str, History], 
 class Dataset:
     """One size's files, built before anything is timed."""
 
+    dir: Path
     orders: int
-    tracked: int
+    tracked: int  # numbers in the state (a "not found" one has no events)
     events: int
     watchlist_kib: float
     state_mib: float
     build_s: float
     now: str  # the instant `check` and `status` evaluate at (--now), the one the data was built around
-    config: Path = field(repr=False)
-    state: Path = field(repr=False)  # the state file the commands use
-    pristine: Path = field(repr=False)  # a copy of it as built, to start each first `check` from
     # When no timed first `check` finished: how long the one run afterwards, untimed, to notify every finding took
     # (the later figures need that state); None when it was not needed or did not finish either.
     prepared_s: float | None = None
     load: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average before and after the commands ran
 
+    @property
+    def config(self) -> Path:
+        """The watchlist."""
+        return self.dir / "watchlist.toml"
+
+    @property
+    def state(self) -> Path:
+        """The state file the commands use."""
+        return self.dir / "state" / "state.sqlite3"
+
+    @property
+    def pristine(self) -> Path:
+        """A copy of the state as built, to start each first `check` from."""
+        return self.dir / "pristine.sqlite3"
+
 
 def build_dataset(n: int, tmp: Path, now: datetime, seed: int) -> Dataset:
-    """The watchlist and the state of `n` orders of bench/rules.py's mix, dates spread around `now`."""
+    """The watchlist and the state of `n` orders of bench/rules.py's mix, dates spread around `now`.
+
+    Built in a fresh process, which exits with the 1 GB the objects of 100,000 orders take (see the docstring).
+    """
     t0 = time.perf_counter()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        counts = pool.submit(_build_files, n, tmp, now, seed).result()
+    data = Dataset(tmp, n, *counts, 0.0, 0.0, 0.0, now.isoformat())
+    data.watchlist_kib, data.state_mib = data.config.stat().st_size / 1024, data.state.stat().st_size / 2**20
+    shutil.copyfile(data.state, data.pristine)
+    data.build_s = time.perf_counter() - t0
+    return data
+
+
+def _build_files(n: int, tmp: Path, now: datetime, seed: int) -> tuple[int, int]:
+    """In the builder process: write the watchlist and the state; (numbers in the state, events)."""
+    from rules import build  # bench/rules.py: the same mix of orders and 20-event histories
+
     orders, histories = build(n, now, seed)
-    state_dir = tmp / "state"
-    state_dir.mkdir(parents=True)
-    config = tmp / "watchlist.toml"
-    config.write_text(watchlist(orders, state_dir), encoding="utf-8")
-    state = state_dir / "state.sqlite3"
-    events = write_state(state, orders, histories, now, seed)
-    tracked = sum(1 for h in histories.values() if h.status is not None)
-    del orders, histories
-    gc.collect()  # the benchmark's own data must not weigh on the machine while commands are timed
-    pristine = tmp / "pristine.sqlite3"
-    shutil.copyfile(state, pristine)
-    return Dataset(n, tracked, events, config.stat().st_size / 1024, state.stat().st_size / 2**20,
-                   time.perf_counter() - t0, now.isoformat(), config, state, pristine)
+    data = Dataset(tmp, n, 0, 0, 0.0, 0.0, 0.0, "")
+    data.state.parent.mkdir(parents=True)
+    data.config.write_text(watchlist(orders, data.state.parent), encoding="utf-8")
+    events = write_state(data.state, orders, histories, now, seed)
+    return sum(1 for h in histories.values() if h.status is not None), events
 
 
 # ---------------------------------------------------------------- running the commands
@@ -560,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "commit": commit, "python": platform.python_version(), "cpus": os.cpu_count(), "now": now.isoformat(),
             "timeout_s": args.timeout,
-            "sizes": [{**{k: v for k, v in asdict(d).items() if k not in ("config", "state", "pristine")},
+            "bench_max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "sizes": [{**{k: v for k, v in asdict(d).items() if k != "dir"},
                        "figures": {name: asdict(f) for name, f in figs.items()}} for d, figs in results],
             "targets": [asdict(v) for v in found],
         }, indent=2) + "\n")
