@@ -180,16 +180,19 @@ def _usps20(m: re.Match[str]) -> Match:
     check = _check(n[-1], with_91 if n[-1] == str(with_91) else plain)
     # "00" + 18 digits is how a GS1 SSCC is printed, and its GS1 check digit is this one (the two zeros weigh
     # nothing): a right check digit is no evidence for USPS then, so USPS goes below the aggregators.
-    hint = Hint("usps", 0.25, "ranked low: every GS1 SSCC (00…) passes this check too") if n.startswith("00") else Hint("usps", 0.6)
+    hint = Hint("usps", 0.6)
+    if n.startswith("00"):
+        hint = Hint("usps", 0.25, "ranked low: every GS1 SSCC (00…) passes this check too")
     return Match("USPS 20-digit", (hint,), check, distinctive=False)
 
 
 # The first six digits of SSCCs whose issuer is known (the extension digit, then the start of the GS1 company
 # prefix) → the carrier tracking them. Only DHL Paket's is confirmed: 00340434… are the sample numbers of DHL's
-# developer portal (Shipment Tracking, e.g. 00340434161094042557, whose sandbox answer gives the piece
-# identifier 340434161094042557) and the 20-digit "Deutsche Post DHL" numbers of jkeen/tracking_number_data
-# issue #30; all of them end in a right GS1 check digit. Other DHL prefixes may exist (karrio-dashboard
-# issue #262 proposes any "0034…") but none is published: such SSCCs stay "carrier unknown".
+# developer portal (Shipment Tracking: 00340434161094042557 …; its sandbox answers 00340434161094022115 with
+# the piece identifier 340434161094022115, as the dhl_tracking crate's README records) and the 20-digit
+# "Deutsche Post DHL" numbers of jkeen/tracking_number_data issue #30; all end in a right GS1 check digit.
+# Other DHL prefixes may exist (karrio-dashboard issue #262 proposes any "0034…") but none is published:
+# such SSCCs stay "carrier unknown".
 SSCC_ISSUERS = {"340434": ("dhl", "DHL Paket")}
 
 
@@ -202,7 +205,7 @@ def _sscc(m: re.Match[str]) -> Match | None:
         return Match("GS1 SSCC", (), check, "carrier unknown") if check.ok else None
     carrier, name = issuer
     return Match("GS1 SSCC", (Hint(carrier, 0.9, f"{name} labels its parcels with SSCCs"),), check,
-                 f"{name} (company prefix 00{sscc[:6]})")
+                 f"{name} (prefix 00{sscc[:6]})")
 
 
 def _dhl(name: str, why: str) -> Callable[[re.Match[str]], Match]:
@@ -243,13 +246,14 @@ _FORMATS = (
         "Colissimo", (Hint("laposte", 0.85, "La Poste tracks Colissimo"),))),
     # GS1 SSCC-18 behind its "00" application identifier: DHL Paket's parcel numbers (SSCC_ISSUERS).
     _fmt(r"00(?P<sscc>\d{18})", _sscc),
-    # DHL piece ids and DHL eCommerce numbers: no check digit and no length is published. jkeen's couriers/
-    # dhl.json takes J + 2–3 letters + 9–10 digits (valid: JJD0099999999, JVGL0999999990) and GM + 10–39 digits
-    # (valid: GM2951173225174494, GM295117494011169042); German parcel sites print JJD + 13 digits
+    # DHL piece ids and DHL eCommerce numbers: no check digit and no length is published by DHL. jkeen's
+    # couriers/dhl.json takes J + 2–3 letters + 9–10 digits (valid: JJD0099999999, JVGL0999999990) and GM +
+    # 10–39 digits (valid: GM2951173225174494, GM295117494011169042); German parcel sites print JJD + 13 digits
     # (JJD1298765432109); public parsers use JJD + 18 or 21, JVGL + 14 to 20, GM + 16 to 18. The ranges below
-    # cover all of those and no more (GM kept to 16–22 digits so short GM… references are not claimed).
-    _fmt(r"JJD\d{10,21}", _dhl("DHL piece id JJD", "DHL Paket and DHL Parcel piece ids")),
-    _fmt(r"JVGL\d{10,20}", _dhl("DHL piece id JVGL", "DHL Parcel and DHL eCommerce piece ids")),
+    # span those lengths, except jkeen's GM range, narrowed to the 16–22 digits seen so short GM… references
+    # are not claimed: unconfirmed ranges, which an aggregator still covers when they miss a real number.
+    _fmt(r"JJD\d{9,21}", _dhl("DHL piece id JJD", "DHL Paket and DHL Parcel piece ids")),
+    _fmt(r"JVGL\d{9,20}", _dhl("DHL piece id JVGL", "DHL Parcel and DHL eCommerce piece ids")),
     _fmt(r"GM\d{16,22}", _dhl("DHL eCommerce GM", "DHL's unified tracking covers DHL eCommerce")),
     _fmt(r"\d{20}", _usps20),
     _fmt(r"\d{15}", _bare("FedEx Ground 15-digit", "fedex", 0.6, mod10_check_digit)),

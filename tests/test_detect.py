@@ -160,9 +160,9 @@ def test_a_dhl_sscc_with_a_wrong_check_digit_is_a_typo_still_sent_to_dhl_before_
     ("0034043416109404255", []),  # 19 digits
     ("003404341610940425570", []),  # 21 digits
     ("340434161094042557", []),  # the bare 18-digit SSCC: DHL tracks the 20-digit form
-    ("JJD123", []),  # too short for a piece id
+    ("JJD12345678", []),  # JJD + 8 digits: shorter than any published
     ("JJD1234567890123456789012", []),  # JJD + 22 digits: longer than any published
-    ("JVGL123456789", []),
+    ("JVGL12345678", []),  # JVGL + 8 digits
     ("XJD0099999998", []),  # jkeen's invalid piece id
     ("GM123456789012345", []),  # GM + 15 digits
     ("GS295117494011169041", []),  # jkeen's invalid DHL eCommerce numbers
@@ -455,7 +455,7 @@ def test_detect_sends_a_dhl_paket_number_to_dhl_before_usps() -> None:
     result = invoke("0034 0434 1610 9404 2557")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "format: GS1 SSCC, DHL Paket (company prefix 00340434), check digit correct" in out
+    assert "format: GS1 SSCC, DHL Paket (prefix 00340434), check digit correct" in out
     assert re.findall(r"^ *\d+\. (\S+)", out, re.M) == ["dhl", "17track", "aftership", "usps"]
 
 
