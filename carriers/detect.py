@@ -55,9 +55,10 @@ def ups_check_digit(body: str) -> int:
 
 
 def mod10_check_digit(digits: str) -> int:
-    """The GS1-style mod 10 check digit (weights 3, 1, 3, … from the rightmost digit) used by USPS and FedEx Ground."""
+    """The GS1 mod 10 check digit (weights 3, 1, 3, … from the rightmost digit) of SSCCs, USPS and FedEx Ground."""
     # couriers/usps.json and fedex.json ("mod10" with a ×3 multiplier on even or odd positions, whichever puts
-    # it on the rightmost digit), which cite USPS Publication 199 (IMpb) and FedEx Ground's label specification.
+    # it on the rightmost digit), which cite USPS Publication 199 (IMpb) and FedEx Ground's label specification;
+    # it is the GS1 General Specifications' check digit, which ends every SSCC-18.
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
     return -total % 10
 
@@ -177,16 +178,48 @@ def _usps20(m: re.Match[str]) -> Match:
     n = m[0]
     plain, with_91 = mod10_check_digit(n[:-1]), mod10_check_digit("91" + n[:-1])
     check = _check(n[-1], with_91 if n[-1] == str(with_91) else plain)
-    return Match("USPS 20-digit", (Hint("usps", 0.6),), check, distinctive=False)
+    # "00" + 18 digits is how a GS1 SSCC is printed, and its GS1 check digit is this one (the two zeros weigh
+    # nothing): a right check digit is no evidence for USPS then, so USPS goes below the aggregators.
+    hint = Hint("usps", 0.6)
+    if n.startswith("00"):
+        hint = Hint("usps", 0.25, "ranked low: every GS1 SSCC (00…) passes this check too")
+    return Match("USPS 20-digit", (hint,), check, distinctive=False)
+
+
+# The first six digits of SSCCs whose issuer is known (the extension digit, then the start of the GS1 company
+# prefix) → the carrier tracking them. Only DHL Paket's is confirmed: 00340434… are the sample numbers of DHL's
+# developer portal (Shipment Tracking: 00340434161094042557 …; its sandbox answers 00340434161094022115 with
+# the piece identifier 340434161094022115, as the dhl_tracking crate's README records) and the 20-digit
+# "Deutsche Post DHL" numbers of jkeen/tracking_number_data issue #30; all end in a right GS1 check digit.
+# Other DHL prefixes may exist (karrio-dashboard issue #262 proposes any "0034…") but none is published:
+# such SSCCs stay "carrier unknown".
+SSCC_ISSUERS = {"340434": ("dhl", "DHL Paket")}
+
+
+def _sscc(m: re.Match[str]) -> Match | None:
+    sscc = m["sscc"]
+    check = _check(sscc[-1], mod10_check_digit(sscc[:-1]))
+    issuer = SSCC_ISSUERS.get(sscc[:6])
+    if issuer is None:
+        # Without a known prefix only the check digit says "SSCC": when it is wrong these are just 20 digits.
+        return Match("GS1 SSCC", (), check, "carrier unknown") if check.ok else None
+    carrier, name = issuer
+    return Match("GS1 SSCC", (Hint(carrier, 0.9, f"{name} labels its parcels with SSCCs"),), check,
+                 f"{name} (prefix 00{sscc[:6]})")
+
+
+def _dhl(name: str, why: str) -> Callable[[re.Match[str]], Match]:
+    """A DHL format with a letter prefix and no published check digit."""
+    return lambda m: Match(name, (Hint("dhl", 0.85, why),))
 
 
 @dataclass(frozen=True)
 class _Format:
     pattern: re.Pattern[str]
-    build: Callable[[re.Match[str]], Match]
+    build: Callable[[re.Match[str]], Match | None]  # None: the shape fits but the number is not of this format
 
 
-def _fmt(pattern: str, build: Callable[[re.Match[str]], Match]) -> _Format:
+def _fmt(pattern: str, build: Callable[[re.Match[str]], Match | None]) -> _Format:
     return _Format(re.compile(pattern), build)
 
 
@@ -211,6 +244,17 @@ _FORMATS = (
     # public La Poste clients' READMEs do end in a GS1 mod 10 digit, but that is not documented: not enforced.)
     _fmt(r"\d[A-Z]\d{11}", lambda m: Match(
         "Colissimo", (Hint("laposte", 0.85, "La Poste tracks Colissimo"),))),
+    # GS1 SSCC-18 behind its "00" application identifier: DHL Paket's parcel numbers (SSCC_ISSUERS).
+    _fmt(r"00(?P<sscc>\d{18})", _sscc),
+    # DHL piece ids and DHL eCommerce numbers: no check digit and no length is published by DHL. jkeen's
+    # couriers/dhl.json takes J + 2–3 letters + 9–10 digits (valid: JJD0099999999, JVGL0999999990) and GM +
+    # 10–39 digits (valid: GM2951173225174494, GM295117494011169042); German parcel sites print JJD + 13 digits
+    # (JJD1298765432109); public parsers use JJD + 18 or 21, JVGL + 14 to 20, GM + 16 to 18. The ranges below
+    # span those lengths, except jkeen's GM range, narrowed to the 16–22 digits seen so short GM… references
+    # are not claimed: unconfirmed ranges, which an aggregator still covers when they miss a real number.
+    _fmt(r"JJD\d{9,21}", _dhl("DHL piece id JJD", "DHL Paket and DHL Parcel piece ids")),
+    _fmt(r"JVGL\d{9,20}", _dhl("DHL piece id JVGL", "DHL Parcel and DHL eCommerce piece ids")),
+    _fmt(r"GM\d{16,22}", _dhl("DHL eCommerce GM", "DHL's unified tracking covers DHL eCommerce")),
     _fmt(r"\d{20}", _usps20),
     _fmt(r"\d{15}", _bare("FedEx Ground 15-digit", "fedex", 0.6, mod10_check_digit)),
     _fmt(r"\d{12}", _bare("FedEx Express 12-digit", "fedex", 0.6, fedex12_check_digit)),
@@ -221,7 +265,7 @@ _FORMATS = (
 
 def formats(number: str) -> list[Match]:
     """Every known format the normalized `number` fits, most distinctive first."""
-    return [f.build(m) for f in _FORMATS if (m := f.pattern.fullmatch(number))]
+    return [match for f in _FORMATS if (m := f.pattern.fullmatch(number)) and (match := f.build(m))]
 
 
 # --- Candidates ---

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from carriers.detect import (
     Candidate,
+    Check,
     candidates,
     detect,
     dhl_check_digit,
@@ -59,6 +60,14 @@ VALID = [
     ("YT2229521272164446", "YunExpress YT", "17track"),
     ("6A15602676300", "Colissimo", "laposte"),
     ("6M17554710224", "Colissimo", "laposte"),
+    # DHL piece ids and DHL eCommerce: jkeen/tracking_number_data couriers/dhl.json's published numbers, and
+    # the JJD examples of frankieren.de and of a nolp.dhl.de tracking link; none has a check digit.
+    ("JJD0099999999", "DHL piece id JJD", "dhl"),
+    ("JJD1298765432109", "DHL piece id JJD", "dhl"),
+    ("JJD1410100091828", "DHL piece id JJD", "dhl"),
+    ("JVGL0999999990", "DHL piece id JVGL", "dhl"),
+    ("GM2951173225174494", "DHL eCommerce GM", "dhl"),
+    ("GM295117494011169042", "DHL eCommerce GM", "dhl"),
     ("DEMO-TRANSIT", "DEMO prefix", "demo"),
 ]
 EVERY_ADAPTER = {"demo", "17track", "aftership", "dhl", "laposte", "usps", "ups", "fedex", "cainiao"}
@@ -103,6 +112,67 @@ def test_a_wrong_check_digit_is_said_plainly_and_ranked_lower(
     order = [c.carrier for c in result.candidates]
     direct = next(c for c in order if c not in ("17track", "aftership"))
     assert order.index(direct) > order.index("17track")
+
+
+# A GS1 SSCC behind its "00" application identifier is 20 digits whose check digit also passes the USPS
+# 20-digit check (leading zeros weigh nothing), so both formats fit; the ranking must say which is likelier.
+# 00340434…: DHL's developer-portal sandbox numbers; 00157035381410375177: biip's SSCC example (GS1 Denmark).
+SSCC = [
+    # number, formats fitted, carriers in the order they would be asked with every adapter configured
+    ("00340434161094042557", ["GS1 SSCC", "USPS 20-digit"], ["dhl", "usps", "17track", "aftership"]),
+    ("00340434161094022115", ["GS1 SSCC", "USPS 20-digit"], ["dhl", "usps", "17track", "aftership"]),
+    ("00340434161094015902", ["GS1 SSCC", "USPS 20-digit"], ["dhl", "usps", "17track", "aftership"]),
+    # Another company's SSCC: no carrier is known from it, USPS stays a candidate below the aggregators.
+    ("00157035381410375177", ["GS1 SSCC", "USPS 20-digit"], ["usps", "17track", "aftership"]),
+]
+
+
+@pytest.mark.parametrize(("number", "fmts", "order"), SSCC)
+def test_an_sscc_goes_to_dhl_when_dhl_issued_it_and_usps_is_explained_lower(
+        number: str, fmts: list[str], order: list[str]) -> None:
+    """A DHL Paket number (00340434…) ranks DHL first; USPS, whose check every SSCC passes, says why it is lower."""
+    found = detect(number)
+    assert [m.format for m in found.matches] == fmts and found.problems == ()
+    assert all(m.check is not None and m.check.ok for m in found.matches)
+    assert [c.carrier for c in rank(number, EVERY_ADAPTER)] == order
+    ranked = [c.carrier for c in found.candidates]
+    usps = next(c for c in found.candidates if c.carrier == "usps")
+    assert "every GS1 SSCC" in usps.reason and ranked.index("usps") > ranked.index("17track")
+    if "dhl" in ranked:
+        assert ranked[0] == "dhl" and "DHL Paket" in found.candidates[0].reason
+    else:
+        assert "carrier unknown" in found.matches[0].summary()
+
+
+def test_a_dhl_sscc_with_a_wrong_check_digit_is_a_typo_still_sent_to_dhl_before_usps() -> None:
+    """The 00340434 prefix is DHL's: a wrong last digit is named, and DHL stays above USPS."""
+    found = detect("00340434161094042558")
+    sscc = found.matches[0]
+    assert (sscc.format, sscc.check) == ("GS1 SSCC", Check("8", "7"))
+    assert "check digit is 8 where 7 was expected for a GS1 SSCC number: probably a typo" in found.problems[0]
+    order = [c.carrier for c in found.candidates]
+    assert order.index("dhl") < order.index("usps")
+
+
+@pytest.mark.parametrize(("number", "fmts"), [
+    ("00157035381410375178", ["USPS 20-digit"]),  # 00 + 18 digits, wrong GS1 check digit: not an SSCC
+    ("12345678901234567890", ["USPS 20-digit"]),  # no 00 identifier
+    ("0034043416109404255", []),  # 19 digits
+    ("003404341610940425570", []),  # 21 digits
+    ("340434161094042557", []),  # the bare 18-digit SSCC: DHL tracks the 20-digit form
+    ("JJD12345678", []),  # JJD + 8 digits: shorter than any published
+    ("JJD1234567890123456789012", []),  # JJD + 22 digits: longer than any published
+    ("JVGL12345678", []),  # JVGL + 8 digits
+    ("XJD0099999998", []),  # jkeen's invalid piece id
+    ("GM123456789012345", []),  # GM + 15 digits
+    ("GS295117494011169041", []),  # jkeen's invalid DHL eCommerce numbers
+    ("GR295117494011169045", []),
+])
+def test_numbers_that_only_look_like_dhl_are_not_sent_to_dhl(number: str, fmts: list[str]) -> None:
+    """Near misses of the DHL formats fit none of them and never point at DHL."""
+    found = detect(number)
+    assert [m.format for m in found.matches] == fmts
+    assert "dhl" not in [c.carrier for c in found.candidates]
 
 
 @pytest.mark.parametrize(("number", "origin"), [
@@ -289,6 +359,8 @@ def test_ups_property(body: str, pick: tuple[int, int]) -> None:
     ("USPS IMpb", "9405", 21, 0),  # 26 digits
     ("FedEx Ground 15-digit", "", 14, 0),
     ("FedEx Ground 96", "96", 19, 7),  # the check covers the last 14 digits only
+    ("GS1 SSCC", "00340434", 11, 0),  # a DHL Paket number
+    ("GS1 SSCC", "00", 17, 0),  # any SSCC behind its 00 identifier
 ])
 @given(data=st.data())
 def test_gs1_mod10_property(fmt: str, prefix: str, free: int, covered_from: int, data: st.DataObject) -> None:
@@ -376,6 +448,15 @@ def test_detect_says_a_check_digit_is_wrong() -> None:
     assert ("problem: check digit is 1 where 0 was expected for a UPS 1Z number: probably a typo in the number"
             in result.stdout)
     assert " ups " in result.stdout
+
+
+def test_detect_sends_a_dhl_paket_number_to_dhl_before_usps() -> None:
+    """A 00340434… number, once sent to USPS alone, is shown as a DHL Paket SSCC with DHL asked first."""
+    result = invoke("0034 0434 1610 9404 2557")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "format: GS1 SSCC, DHL Paket (prefix 00340434), check digit correct" in out
+    assert re.findall(r"^ *\d+\. (\S+)", out, re.M) == ["dhl", "17track", "aftership", "usps"]
 
 
 def test_detect_shows_what_the_config_can_use(tmp_path: Path) -> None:
