@@ -387,6 +387,12 @@ def orders_of(app: App, numbers: Collection[str]) -> list[Order]:
     return [o for o in app.watchlist.orders if o.tracking in numbers]
 
 
+def merged(before: list[_T], touched: Sequence[Order], after: list[_T]) -> list[_T]:
+    """`before` with the findings of the `touched` orders, and the carrier-wide ones, replaced by `after`."""
+    ids = {o.id for o in touched}
+    return [f for f in before if f.order_id and f.order_id not in ids] + after  # type: ignore[attr-defined]
+
+
 def asked_in(plan: dict[str, dict[str, list[str]]]) -> frozenset[str]:
     """The numbers a poll plan asks about."""
     return frozenset(n for numbers in plan.values() for n in numbers)
@@ -405,8 +411,7 @@ async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | 
     new, repeated = list(queued.new), list(queued.repeated)
     if touched := orders_of(app, asking | polled.numbers):
         again, more = queue_findings(app, store, now, touched)
-        ids = {o.id for o in touched}
-        findings = [f for f in findings if f.order_id and f.order_id not in ids] + again
+        findings = merged(findings, touched, again)
         new += more.new
         repeated += more.repeated
         if notifier is not None:

@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import sdnotify
 from monitor.backup import rolling_backup
 from monitor.config import App, load_app
-from monitor.cycle import Open, Polled, asked_in, begin_cycle, orders_of, poll, queue_findings
+from monitor.cycle import Open, Polled, asked_in, begin_cycle, merged, orders_of, poll, queue_findings
 from monitor.durations import format_duration
 from monitor.errors import ConfigError, StateError
 from monitor.messages import render
@@ -141,10 +141,9 @@ class Daemon:
         except Exception as exc:  # the next tick evaluates these orders again
             await self._failed(f"{cid}: evaluation", exc)
             return
-        ids = {o.id for o in touched}
         last = self.last
         self.last = Tally(last.polled + polled.count, last.new_events + polled.new_events,
-                          [f for f in last.findings if f.order_id and f.order_id not in ids] + found)
+                          merged(last.findings, touched, found))
         log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
                  len(queued.new))
         if queued.new or queued.repeated:
