@@ -63,6 +63,8 @@ def _watchlist(poison: tuple[int, str, str] | None) -> str:
 
 
 def _answer(number: str, poison: tuple[str, int, str, Any] | tuple[str, Any] | None) -> Any:
+    if number not in EVENTS:  # a number the watchlist's poison made up: La Poste's own "unknown"
+        return {"returnCode": 404, "returnMessage": "Numéro de suivi inconnu", "idShip": number}
     events = [{"code": c, "label": label, "date": d} for c, label, d in EVENTS[number]]
     if poison and poison[0] == number:
         if len(poison) == 2:
