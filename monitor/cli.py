@@ -161,7 +161,7 @@ def main(
 def validate(ctx: typer.Context) -> None:
     """Check the watchlist; print one line per problem (file:line or field) and exit 2 if any."""
     app = _load(ctx.obj, _now)
-    skipped = [f"{o.id}: not polled: {app.why_no_source(o)}" for o in app.watchlist.orders
+    skipped = [f"{o.id}: no source can track {o.tracking}: {app.why_no_source(o)}" for o in app.watchlist.orders
                if o.tracking and app.source(o) is None]
     for line in skipped:
         typer.echo(f"note: {line}", err=True)

@@ -308,6 +308,23 @@ def check_failed(order_id: str, lang: str, exc: BaseException) -> Finding:
                    f"{order_id}:{Kind.CHECK_FAILED}:{type(exc).__name__}")
 
 
+def untracked(app: App, orders: Sequence[Order], now: datetime) -> list[Finding]:
+    """One untracked finding per order with a number that no configured source can ask, saying what to add."""
+    zone, lang = app.watchlist.monitor.zone, app.watchlist.monitor.language
+    out = []
+    for o in orders:
+        if not o.tracking or app.source(o) is not None:
+            continue
+        try:
+            if polling_over(o, now, zone):  # received or archived: no tracking left to miss
+                continue
+        except (ArithmeticError, ValueError):  # check_failed speaks of this order
+            continue
+        texts = render(Kind.UNTRACKED.value, lang, tracking=o.tracking, why=app.why_no_source(o))
+        out.append(Finding(Kind.UNTRACKED, o.id, Severity.INFO, texts, None, f"{o.id}:{Kind.UNTRACKED}:{o.tracking}"))
+    return out
+
+
 def carrier_findings(app: App, store: Store) -> list[Finding]:
     """One finding per carrier whose credentials were rejected, naming it, until a reload clears it."""
     lang = app.watchlist.monitor.language
@@ -367,7 +384,7 @@ def queue_findings(app: App, store: Store, now: datetime, orders: Sequence[Order
     def parts() -> Iterator[list[Finding]]:
         for i in range(0, len(policies), QUEUE_PART):
             yield evaluate_orders(policies[i : i + QUEUE_PART], histories, now)
-        yield carrier_findings(app, store)
+        yield untracked(app, app.watchlist.orders if orders is None else orders, now) + carrier_findings(app, store)
 
     for findings in parts():
         queued = store.enqueue([f for f in findings if f.order_id not in held] if held else findings, app.routes,

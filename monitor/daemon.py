@@ -256,6 +256,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
         scheduler = self._scheduler()
         log.info("watching %d orders from %s", len(self.app.watchlist.orders), self.app.path)
+        for order in self.app.watchlist.orders:  # said once here; the untracked finding says it once to the buyer
+            if order.tracking and self.app.source(order) is None and not order.archived:
+                log.warning("%s: no source can track %s: %s", order.id, order.tracking, self.app.why_no_source(order))
         scheduler.start()
         self.sd.ready(self.status_line())
         try:

@@ -48,7 +48,7 @@ def polling_over(order: Order, now: datetime, zone: ZoneInfo) -> bool:
 
 
 def tracking_state(order: Order, hist: History, polled: bool) -> str:
-    """One word for where the parcel is: delivered, failing, a carrier status, pending, not polled or no tracking."""
+    """One word for where the parcel is: delivered, failing, a carrier status, pending, no source or no tracking."""
     if order.delivered_on:
         return "delivered"
     if hist.failing_since is not None:
@@ -56,5 +56,5 @@ def tracking_state(order: Order, hist: History, polled: bool) -> str:
     if hist.status is not None:
         return hist.status.value
     if order.tracking:
-        return "pending" if polled else "not polled"
+        return "pending" if polled else "no source"  # a number no configured source can ask
     return "no tracking"

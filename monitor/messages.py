@@ -261,6 +261,24 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "rechargée ou le service redémarré.",
         ),
     },
+    "untracked": {
+        "en": (
+            "Tracking number not followed: {tracking}",
+            "No tracking source in your configuration can ask about {tracking}, so tracking-monitor cannot tell you "
+            "when it stalls, goes back or is delivered ({why}). Deadline alerts for this order keep working.",
+            "Add what the first carrier named needs (an API key in the environment or [carriers.<id>], or "
+            "enabled = true), or set carrier = \"…\" if you know the carrier; the change is picked up at once.",
+        ),
+        "fr": (
+            "Numéro de suivi non suivi : {tracking}",
+            "Aucune source de suivi de votre configuration ne peut interroger {tracking} : tracking-monitor ne "
+            "pourra pas vous dire s'il est bloqué, renvoyé ou livré ({why}). Les alertes d'échéance de cette "
+            "commande continuent.",
+            "Ajoutez ce qu'il faut au premier transporteur nommé (une clé d'API dans l'environnement ou "
+            "[carriers.<id>], ou enabled = true), ou indiquez carrier = \"…\" si vous le connaissez ; la "
+            "modification est prise en compte aussitôt.",
+        ),
+    },
     "check_failed": {
         "en": (
             "Order {order} could not be checked",

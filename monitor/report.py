@@ -302,14 +302,14 @@ def deliveries(r: Report, alert: SentAlert) -> str:
 
 STATES = {
     "en": {"delivered": "delivered", "failing": "tracking source failing", "pending": "not polled yet",
-           "not polled": "not polled (no carrier for this number)", "no tracking": "no tracking number",
+           "no source": "not followed (no configured source can track this number)", "no tracking": "no tracking number",
            "not_found": "unknown to the carrier", "info_received": "label created", "in_transit": "in transit",
            "available_for_pickup": "available for pickup", "out_for_delivery": "out for delivery",
            "delivery_failed": "delivery failed", "exception": "carrier exception", "returned": "returned to sender",
            "expired": "tracking expired", "unknown": "unknown", "exported": "left the origin country",
            "arrived": "arrived in the destination country", "customs": "customs", "picked_up": "picked up"},
     "fr": {"delivered": "livré", "failing": "source de suivi en échec", "pending": "pas encore interrogé",
-           "not polled": "non suivi (aucun transporteur pour ce numéro)", "no tracking": "pas de numéro de suivi",
+           "no source": "non suivi (aucune source configurée ne peut suivre ce numéro)", "no tracking": "pas de numéro de suivi",
            "not_found": "inconnu du transporteur", "info_received": "étiquette créée", "in_transit": "en transit",
            "available_for_pickup": "disponible au retrait", "out_for_delivery": "en cours de livraison",
            "delivery_failed": "échec de livraison", "exception": "incident transporteur",

@@ -52,12 +52,13 @@ class Kind(StrEnum):
     CONFIG_REJECTED = "config_rejected"  # not about an order: a watchlist edit the daemon refused
     CARRIER_REJECTED = "carrier_rejected"  # not about an order: a carrier refused its credentials
     CHECK_FAILED = "check_failed"  # the rules failed on one order: said for that order, the others go on
+    UNTRACKED = "untracked"  # the order has a number no configured source can ask: said once, with what to add
     STATE_DAMAGED = "state_damaged"  # not about an order: the daemon stopped, its state file is damaged
 
 
 # The kinds the rules produce for orders (the others come from the daemon and the cycle).
 ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED, Kind.CHECK_FAILED,
-                                                 Kind.STATE_DAMAGED))
+                                                 Kind.STATE_DAMAGED, Kind.UNTRACKED))
 
 
 class EventIndex(NamedTuple):

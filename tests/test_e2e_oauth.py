@@ -108,8 +108,9 @@ carrier = "ups"
 """, encoding="utf-8")
     result = check(tmp_path, config)
     assert "exception" in kinds(result)["A-1"]  # FedEx orders still work
-    said = [line for line in result.stderr.splitlines() if "ups" in line.lower()]
-    assert len(said) == 1 and "skipped" in said[0] and "TRACKING_MONITOR_UPS_CLIENT_ID" in said[0], result.stderr
+    logged = [line for line in result.stderr.splitlines() if "ups" in line.lower() and " WARNING " in line]
+    assert len(logged) == 1 and "skipped" in logged[0] and "TRACKING_MONITOR_UPS_CLIENT_ID" in logged[0], result.stderr
+    assert kinds(result)["U-1"] == {"untracked"}  # and the buyer is told once, with what to add
     assert server.requests("ups") == []
 
 

@@ -1,0 +1,68 @@
+"""A number no configured source can ask is said once (`untracked`, info), with what to add; never silence."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import invoke
+
+NOW = "2026-12-01T09:00"
+LP = "LP00712345678901"  # an AliExpress (Cainiao) number: Cainiao is off by default, the aggregators need a key
+
+
+def _watchlist(tmp_path: Path, order: str, language: str = "en") -> Path:
+    cfg = tmp_path / "watchlist.toml"
+    cfg.write_text(f'[monitor]\ntimezone = "UTC"\nlanguage = "{language}"\nstate_dir = "{tmp_path / "state"}"\n'
+                   f'[[orders]]\nid = "A1"\nordered_on = 2026-11-20\n{order}\n', encoding="utf-8")
+    return cfg
+
+
+def _found(cfg: Path) -> list[dict[str, object]]:
+    result = invoke(cfg, "check", "--now", NOW, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# (case, the order's keys, environment, untracked expected, words the message must hold)
+CASES = [
+    ("lp-no-key", f'tracking = "{LP}"', {}, True, ["cainiao", "enabled = true", "17track or aftership"]),
+    ("lp-with-17track-key", f'tracking = "{LP}"', {"TRACKING_MONITOR_17TRACK_API_KEY": "k"}, False, []),
+    ("named-carrier-no-key", 'tracking = "RB123456785FR"\ncarrier = "laposte"', {}, True,
+     ["laposte", "api_key", "TRACKING_MONITOR_LAPOSTE_API_KEY"]),
+    ("demo-carrier", 'tracking = "DEMO-TRANSIT"', {}, False, []),
+    ("no-number", "", {}, False, []),
+    ("received", f'tracking = "{LP}"\ndelivered_on = 2026-11-28', {}, False, []),
+    ("archived", f'tracking = "{LP}"\narchived = true', {}, False, []),
+]
+
+
+@pytest.mark.parametrize(("order", "env", "expected", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_untracked_when_no_source_can_ask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str,
+                                          env: dict[str, str], expected: bool, words: list[str]) -> None:
+    """Once, as info, naming the carrier that would know and what to add; a second check says nothing new."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    for name in ("TRACKING_MONITOR_17TRACK_API_KEY", "TRACKING_MONITOR_AFTERSHIP_API_KEY",
+                 "TRACKING_MONITOR_LAPOSTE_API_KEY", "TRACKING_MONITOR_NOTIFY_URLS", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = _watchlist(tmp_path, order)
+    found = [f for f in _found(cfg) if f["kind"] == "untracked"]
+    assert bool(found) is expected
+    if expected:
+        [f] = found
+        assert f["severity"] == "info" and all(w in f["message"] for w in words), f["message"]
+        assert not [f for f in _found(cfg) if f["kind"] == "untracked"]  # once
+        rows = json.loads(invoke(cfg, "status", "--now", NOW, "--json").stdout)
+        assert rows[0]["status"] == "no source"
+
+
+def test_untracked_in_french(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A French buyer reads it in French."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    monkeypatch.delenv("TRACKING_MONITOR_17TRACK_API_KEY", raising=False)
+    monkeypatch.delenv("TRACKING_MONITOR_AFTERSHIP_API_KEY", raising=False)
+    [f] = [f for f in _found(_watchlist(tmp_path, f'tracking = "{LP}"', "fr")) if f["kind"] == "untracked"]
+    assert f["message"].startswith("Aucune source de suivi") and "enabled = true" in f["action"]
