@@ -2,7 +2,10 @@
 
 A number must be created once (`POST /trackings`) before AfterShip tracks it; the adapter remembers each creation
 in `self.memory` (kept across restarts by the monitor) and then reads up to 50 numbers per call with
-`GET /trackings?tracking_numbers=A,B`, which needs no tracking id.
+`GET /trackings?tracking_numbers=A,B`, which needs no tracking id. The list only holds trackings created since
+`created_at_min`, whose default is 30 days ago (SDK docs), so the adapter always sends it (LIST_WINDOW back), and
+a tracking the list still misses is read by its id (`GET /trackings/{id}`, remembered at creation, also from a
+4003 "already exists" answer) before the adapter concludes AfterShip no longer tracks it.
 
 Confirmed against aftership.com/docs/tracking (quickstart: versioning, rate limit, request errors; enum: delivery
 statuses and sub-statuses, the 2026-07 page included; migration guides 2025-04 → 2025-07 → 2026-01) and the
@@ -10,13 +13,14 @@ official Python SDK (AfterShip/tracking-sdk-python: paths, `tracking_numbers` "s
 200, `cursor`; the checkpoint model): the `{meta, data}` envelope, meta codes 4003/4004/4005/4012, per-endpoint
 limits (POST /trackings 20/s, GET /trackings 6/s, GET /trackings/:id 5/s) and `X-RateLimit-Reset`, tags and
 subtags. 2026-07 is the newest version published; its migration notes were not found, and the fields read here
-are unchanged since 2024-10. Unconfirmed: the `pagination.next_cursor`/`has_next_page` names, what a 4003
-answer's `data` holds (not relied on), and Exception_006/008/009/010/012 read from the sub-status list only.
+are unchanged since 2024-10. Checked again in November 2026 (SDK fixtures): `data.pagination.{next_cursor,
+has_next_page}`, 4003 with HTTP 400, `created_at_min` defaulting to 30 days ago. Unconfirmed: what a 4003 answer's
+`data` holds (its `id` is used when present), and Exception_006/008/009/010/012 read from the sub-status list only.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from carriers.base import FetchResult
@@ -27,6 +31,10 @@ from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate
 
 ID = "aftership"
 MAX_NUMBERS = 50  # documented for GET /trackings?tracking_numbers=
+# How far back `created_at_min` reaches: its default (30 days) drops an older parcel from the list. 90 days is the
+# shortest data retention AfterShip has documented for this filter, so the value is never refused as too old;
+# a tracking older than that is still read by its id.
+LIST_WINDOW = timedelta(days=90)
 
 # tag -> (the kind of a checkpoint carrying it, the tracking's status).
 TAGS: dict[str, tuple[K, Status]] = {
@@ -157,7 +165,8 @@ class AfterShipCarrier(HttpCarrier):
     async def read(self, numbers: Sequence[str]) -> FetchResult:
         """GET /trackings for these numbers, following the cursor if AfterShip splits the answer."""
         found: FetchResult = {}
-        params: dict[str, Any] = {"tracking_numbers": ",".join(numbers), "limit": 200}
+        since = (self.clock() - LIST_WINDOW).isoformat(timespec="seconds")
+        params: dict[str, Any] = {"tracking_numbers": ",".join(numbers), "limit": 200, "created_at_min": since}
         while True:
             payload = self.json(await self.request("GET", "/trackings", params=params, headers=self.headers()))
             if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
@@ -167,6 +176,19 @@ class AfterShipCarrier(HttpCarrier):
             if not (page.get("has_next_page") and page.get("next_cursor")):
                 return found
             params["cursor"] = page["next_cursor"]
+
+    async def read_one(self, number: str) -> Shipment | CarrierError | None:
+        """GET /trackings/{id} for a number the list missed; None when no id is known or AfterShip has no such id."""
+        ident = self.memory.get(created_key(number), "")
+        if not ident:
+            return None
+        resp = await self.request("GET", f"/trackings/{ident}", headers=self.headers(), ok=(404,))
+        body = self.json(resp)
+        data = body.get("data") if isinstance(body, dict) else None
+        if resp.status_code == 404 or not isinstance(data, dict):
+            return None
+        tracking = data.get("tracking") if isinstance(data.get("tracking"), dict) else data
+        return guard(ID, number, parse_tracking, tracking, number)
 
     async def fetch(self, numbers: Sequence[str]) -> FetchResult:
         """Create the numbers never created (one POST each), then read all the tracked ones in one GET."""
@@ -178,7 +200,9 @@ class AfterShipCarrier(HttpCarrier):
         if ask:
             results.update(await self.read(ask))
         for n in ask:
-            if n not in results:  # deleted on AfterShip's side (or expired after 120 days): create it again
+            if n not in results and (one := await self.read_one(n)) is not None:
+                results[n] = one
+            if n not in results:  # deleted on AfterShip's side (or expired): create it again
                 self.memory.pop(created_key(n), None)
                 results[n] = UnavailableError("AfterShip no longer tracks this number; it is created again at the "
                                               "next poll", carrier=ID, number=n)

@@ -71,9 +71,11 @@ RULES: tuple[tuple[re.Pattern[str], tuple[K, Status]], ...] = (
     (re.compile(r"FAIL|EXCEPTION"), (K.EXCEPTION, Status.EXCEPTION)),
 )
 # module.status, for a parcel whose latest code is unknown (DELIVERED and CLEAR_CUSTOMS seen in real payloads).
+# DELIVERING is seen at 62% progress in recorded answers: "on its way", not out for delivery (a last-mile
+# GTMS_DO_DEPART event says that).
 MODULE_STATUS = {
     "WAIT_ACCEPT": Status.INFO_RECEIVED, "ACCEPTED": Status.INFO_RECEIVED, "TRANSPORT": Status.IN_TRANSIT,
-    "TRANSITING": Status.IN_TRANSIT, "CLEAR_CUSTOMS": Status.IN_TRANSIT, "DELIVERING": Status.OUT_FOR_DELIVERY,
+    "TRANSITING": Status.IN_TRANSIT, "CLEAR_CUSTOMS": Status.IN_TRANSIT, "DELIVERING": Status.IN_TRANSIT,
     "PICKUP": Status.AVAILABLE_FOR_PICKUP, "FAILED": Status.DELIVERY_FAILED, "RETURN": Status.EXCEPTION,
     "DELIVERED": Status.DELIVERED, "SIGN": Status.DELIVERED,
 }

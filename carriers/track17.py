@@ -88,6 +88,14 @@ CARRIER_UNKNOWN = -18019903
 DAILY_LIMIT = -18019907  # "exceeded the daily limit"
 QUOTA_SPENT = -18019908  # "the quota is used up"
 NO_INFO = -18019909  # "no tracking information at this time"
+WRONG_CARRIER = -18019910  # "the carrier code is wrong" (API document v2.2)
+# Per-number refusals the user must act on, with what to tell them; no quota is spent on either.
+CARRIER_PROBLEMS = {
+    CARRIER_UNKNOWN: "17TRACK cannot tell which carrier this number belongs to (no quota spent): check the number, "
+                     "or name its carrier in the order if it has an adapter of its own",
+    WRONG_CARRIER: "17TRACK says the carrier code given for this number is wrong (-18019910): check the number "
+                   "and the carrier named in the order, or name a carrier that has an adapter of its own",
+}
 BAD_NUMBER = (-18010012, -18010013, -18010015)  # the number's format or value is invalid
 
 
@@ -114,10 +122,8 @@ def item_error(error: Any, number: str, now: datetime) -> CarrierError:
     text = str(error.get("message") or "") if isinstance(error, dict) else ""
     if code in AUTH_CODES:
         return AuthError(f"{AUTH_CODES[code]} ({code}): check [carriers.17track]", carrier=ID, number=number)
-    if code == CARRIER_UNKNOWN:
-        return NotFoundError("17TRACK cannot tell which carrier this number belongs to (no quota spent): check "
-                             "the number, or name its carrier in the order if it has an adapter of its own",
-                             carrier=ID, number=number)
+    if code in CARRIER_PROBLEMS:
+        return NotFoundError(CARRIER_PROBLEMS[code], carrier=ID, number=number)
     if code == NO_INFO or code in BAD_NUMBER:
         return NotFoundError(text or f"error {code}", carrier=ID, number=number)
     if code in (DAILY_LIMIT, QUOTA_SPENT):

@@ -22,9 +22,32 @@ from carriers.http import OAuthCarrier, guard
 from carriers.model import EventKind as K
 from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time, utc_offset
 
-# eventTimestamp is local to the scan; only without GMTTimestamp and GMTOffset do we need a guess, and most
-# USPS scans happen in US Eastern or Central time.
+# eventTimestamp is the scan's local wall time, even when it ends in "Z" (recorded answers; carriers.md, November
+# 2026): only GMTTimestamp is UTC. Without GMTTimestamp and GMTOffset the zone comes from eventState; a state a
+# time zone splits gets the zone of most of its people (TX, FL, TN, KY, ND, SD, NE, KS, OR, ID: at most one hour
+# off at the edges). A place not in the table (abroad, APO/FPO) falls back to US Eastern, the zone of most scans.
 US_EASTERN = ZoneInfo("America/New_York")
+STATE_ZONES: dict[str, ZoneInfo] = {
+    state: ZoneInfo(zone)
+    for zone, states in {
+        "America/New_York": "CT DC DE FL GA KY MA MD ME NC NH NJ NY OH PA RI SC VA VT WV",
+        "America/Detroit": "MI",
+        "America/Indiana/Indianapolis": "IN",
+        "America/Chicago": "AL AR IA IL KS LA MN MO MS ND NE OK SD TN TX WI",
+        "America/Denver": "CO MT NM UT WY",
+        "America/Boise": "ID",
+        "America/Phoenix": "AZ",
+        "America/Los_Angeles": "CA NV OR WA",
+        "America/Anchorage": "AK",
+        "Pacific/Honolulu": "HI",
+        "America/Puerto_Rico": "PR",
+        "America/St_Thomas": "VI",
+        "Pacific/Guam": "GU",
+        "Pacific/Saipan": "MP",
+        "Pacific/Pago_Pago": "AS",
+    }.items()
+    for state in states.split()
+}
 
 # Event codes: USPS Pub 199 Appendix G-4 (domestic scan events), as listed by public Web Tools clients
 # (USPS::WebTools::Tracking::Codes) and seen in real answers (A1, T1, TL, GX in karrio's fixture).
@@ -122,15 +145,20 @@ def meaning(code: str, text: str) -> tuple[K, Status]:
 
 
 def event_time(e: dict[str, Any]) -> datetime:
-    """The scan's instant: GMTTimestamp, else the local time with GMTOffset, else local US Eastern time."""
+    """The scan's instant: GMTTimestamp, else the local time with GMTOffset, else in its state's zone (STATE_ZONES)."""
     if e.get("GMTTimestamp"):
         return aware(str(e["GMTTimestamp"]), UTC)
-    value = datetime.fromisoformat(str(e["eventTimestamp"]))
+    local = str(e["eventTimestamp"]).strip()
+    # A trailing Z here is no UTC marker: the wall time is local to the scan.
+    value = datetime.fromisoformat(local.removesuffix("Z").removesuffix("z"))
+    if value.tzinfo:
+        return value  # a real offset ("-05:00") says what it means
     # GMTOffset: the OpenAPI example writes "-7:00", real answers "-05:00"
-    return value if value.tzinfo else value.replace(tzinfo=utc_offset(e.get("GMTOffset")) or US_EASTERN)
+    zone = utc_offset(e.get("GMTOffset")) or STATE_ZONES.get(str(e.get("eventState") or "").strip().upper())
+    return value.replace(tzinfo=zone or US_EASTERN)
 
 
-TIME_FIELDS = ("GMTTimestamp", "eventTimestamp", "GMTOffset")  # a scan's time, in its raw fields
+TIME_FIELDS = ("GMTTimestamp", "eventTimestamp", "GMTOffset", "eventState")  # a scan's time, in its raw fields
 
 
 def estimated(details: dict[str, Any], number: str) -> date | None:

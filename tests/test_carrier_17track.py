@@ -135,6 +135,22 @@ async def test_registration_answers_and_quota() -> None:
     assert all(isinstance(second[n], RateLimitedError) for n in ("XX123", "LP00123456789012"))
 
 
+@pytest.mark.parametrize("path", ["/register", "/gettrackinfo"])
+@respx.mock
+async def test_wrong_carrier_code_is_that_numbers_clear_error(path: str) -> None:
+    """Source: 17TRACK API document v2.2 error codes (carriers.md, Nov 2026): -18019910 = wrong carrier code."""
+    rejected = {"code": 0, "data": {"accepted": [], "rejected": [
+        {"number": N, "error": {"code": -18019910, "message": "The carrier code is incorrect."}}]}}
+    respx.post(f"{BASE}{path}").mock(return_value=httpx.Response(200, json=rejected))
+    carrier = build(Track17Carrier) if path == "/register" else registered(N)
+    route = respx.routes[0]
+    result = (await carrier.fetch([N]))[N]
+    assert isinstance(result, NotFoundError) and "carrier code" in str(result) and result.number == N
+    request = route.calls.last.request  # contract: POST, the 17token header, a JSON array of {"number"}
+    assert request.method == "POST" and request.headers["17token"] == "test-key"
+    assert request.headers["Content-Type"] == "application/json" and json.loads(request.content) == [{"number": N}]
+
+
 def scripted(count: int) -> World:
     world = World(now=lambda: NOW)
     for i in range(count):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -49,6 +49,8 @@ CASES = [
 @respx.mock
 async def test_read(name: str, number: str, expected: object, kinds: list[K]) -> None:
     route = respx.get(f"{BASE}/trackings").mock(return_value=httpx.Response(200, json=fixture("aftership", name)))
+    respx.get(url__regex=rf"{BASE}/trackings/\w+").mock(  # absent from the list and unknown by its id too
+        return_value=httpx.Response(404, json={"meta": {"code": 4004, "message": "Tracking does not exist."}}))
     result = (await created(number).fetch([number]))[number]
     assert route.calls.last.request.headers["as-api-key"] == "test-key"
     assert route.calls.last.request.url.params["tracking_numbers"] == number
@@ -134,3 +136,42 @@ async def test_each_number_created_once_and_batches_of_50(tmp_path: Path) -> Non
     lists = [r.query["tracking_numbers"][0].split(",") for r in log if r.method == "GET"]
     assert sorted(posts) == sorted(world.parcels) and all(r.status < 300 for r in log)
     assert max(len(numbers) for numbers in lists) == 50 and len(lists) == 9
+
+
+def created_since(tracking: dict[str, object], created_at: datetime):  # noqa: ANN201 - a respx side effect
+    """GET /trackings as AfterShip filters it: only trackings created at or after `created_at_min` (default 30 days)."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        raw = request.url.params.get("created_at_min")
+        since = datetime.fromisoformat(raw) if raw else NOW - timedelta(days=30)
+        listed = [tracking] if created_at >= since else []
+        return httpx.Response(200, json={"meta": {"code": 200}, "data": {
+            "pagination": {"total": len(listed), "next_cursor": None, "has_next_page": False}, "trackings": listed}})
+    return answer
+
+
+@respx.mock
+async def test_a_tracking_created_60_days_ago_is_still_read() -> None:
+    """Source: the SDK docs of GET /trackings: `created_at_min` defaults to 30 days ago (carriers.md, Nov 2026)."""
+    tracking = fixture("aftership", "in_transit")["data"]["trackings"][0]
+    route = respx.get(f"{BASE}/trackings").mock(side_effect=created_since(tracking, NOW - timedelta(days=60)))
+    result = (await created(N).fetch([N]))[N]
+    assert result.status is Status.IN_TRANSIT
+    params = route.calls.last.request.url.params  # contract: the documented list query
+    assert (params["tracking_numbers"], params["limit"]) == (N, "200")
+    assert datetime.fromisoformat(params["created_at_min"]) <= NOW - timedelta(days=60)
+
+
+@respx.mock
+async def test_already_exists_reads_the_existing_tracking_by_its_id() -> None:
+    """4003 (HTTP 400, carriers.md) names the tracking's id: an old tracking outside the list is read by that id."""
+    tracking = fixture("aftership", "in_transit")["data"]["trackings"][0]
+    ident = fixture("aftership", "already_exists")["data"]["id"]
+    respx.post(f"{BASE}/trackings").mock(return_value=httpx.Response(400, json=fixture("aftership", "already_exists")))
+    respx.get(f"{BASE}/trackings").mock(side_effect=created_since(tracking, NOW - timedelta(days=200)))
+    one = respx.get(f"{BASE}/trackings/{ident}").mock(
+        return_value=httpx.Response(200, json={"meta": {"code": 200}, "data": {**tracking, "id": ident}}))
+    carrier = build(AfterShipCarrier)
+    result = (await carrier.fetch([N]))[N]
+    assert result.status is Status.IN_TRANSIT and one.called
+    assert one.calls.last.request.headers["as-api-key"] == "test-key"
+    assert carrier.memory[created_key(N)] == ident  # kept: the next poll does not create it again

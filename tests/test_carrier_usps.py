@@ -54,6 +54,25 @@ def test_event_times(name: str, index: int, instant: str) -> None:
     assert shipment.events[index].time.isoformat() == instant
 
 
+# Source: carriers.md "Checked against published sources" (recorded USPS v3 answers): an eventTimestamp ending in Z
+# without GMTTimestamp is the scan's local time, not UTC.
+@pytest.mark.parametrize(("event", "instant"), [
+    ({"eventTimestamp": "2026-11-19T09:02:00Z", "eventState": "IL"}, "2026-11-19T09:02:00-06:00"),
+    ({"eventTimestamp": "2026-11-19T09:02:00Z", "eventState": "ca"}, "2026-11-19T09:02:00-08:00"),
+    ({"eventTimestamp": "2026-07-19T09:02:00Z", "eventState": "AZ"}, "2026-07-19T09:02:00-07:00"),
+    ({"eventTimestamp": "2026-11-19T09:02:00Z", "eventState": "AE"}, "2026-11-19T09:02:00-05:00"),
+    ({"eventTimestamp": "2026-11-19T09:02:00Z"}, "2026-11-19T09:02:00-05:00"),
+    ({"eventTimestamp": "2026-11-19T09:02:00Z", "GMTOffset": "-7:00", "eventState": "IL"},
+     "2026-11-19T09:02:00-07:00"),
+    ({"eventTimestamp": "2026-11-19T09:02:00Z", "GMTTimestamp": "2026-11-19T15:02:00Z", "eventState": "CA"},
+     "2026-11-19T15:02:00+00:00"),
+], ids=["central", "pacific-lower-case", "arizona-no-dst", "apo-fallback-eastern", "no-state-eastern",
+        "gmt-offset-wins", "gmt-timestamp-wins"])
+def test_a_z_time_without_gmt_is_local(event: dict[str, str], instant: str) -> None:
+    payload = {"trackingEvents": [{"eventCode": "10", "eventType": "Processed", **event}]}
+    assert parse(payload, "N").events[0].time.isoformat() == instant
+
+
 def test_details_kept() -> None:
     shipment = parse(fixture("usps", "in_transit"), "9400111899223847190000")
     assert shipment.estimated_delivery == date(2026, 11, 22)
