@@ -16,8 +16,10 @@ from tests.helpers import make_app
 from tests.notify_servers import http_server, slack_proxy, smtp_server
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+# urgent: protection ends in 2 days. No number (these apps have no carrier to ask, so a number would add an
+# `untracked` alert), and no tracking_missing alert either before 4 Dec.
 HUB = {"id": "8181000000000006", "shop": "AliExpress", "item": "USB-C hub", "ordered_on": "2026-10-05",
-       "tracking": "LP00123456789012", "protection_ends": "2026-11-23"}  # urgent: protection ends in 2 days
+       "tracking_missing_after": "60d", "protection_ends": "2026-11-23"}
 LAMP = {"id": "TM-5530012", "shop": "Temu", "item": "Desk lamp", "ordered_on": "2026-11-01"}  # warning: no tracking
 STRAP = {"id": "8181000000000010", "shop": "AliExpress", "item": "Watch strap", "ordered_on": "2026-11-03",
          "delivered_on": "2026-11-20"}  # info: delivered
