@@ -26,7 +26,7 @@ from monitor.config import App
 from monitor.lifecycle import polling_over
 from monitor.messages import render
 from monitor.notify import Notifier, repeat_due
-from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate
+from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate, titled
 from monitor.store import CarrierState, PollOutcome, Queued, Store
 from monitor.watchlist import Order
 
@@ -320,8 +320,9 @@ def untracked(app: App, orders: Sequence[Order], now: datetime) -> list[Finding]
                 continue
         except (ArithmeticError, ValueError):  # check_failed speaks of this order
             continue
-        texts = render(Kind.UNTRACKED.value, lang, tracking=o.tracking, why=app.why_no_source(o))
-        out.append(Finding(Kind.UNTRACKED, o.id, Severity.INFO, texts, None, f"{o.id}:{Kind.UNTRACKED}:{o.tracking}"))
+        title, message, action = render(Kind.UNTRACKED.value, lang, tracking=o.tracking, why=app.why_no_source(o))
+        out.append(Finding(Kind.UNTRACKED, o.id, Severity.INFO, (titled(title, o), message, action), None,
+                           f"{o.id}:{Kind.UNTRACKED}:{o.tracking}"))
     return out
 
 

@@ -320,8 +320,13 @@ def _render(c: _Ctx, kind: Kind, fill: Fill, *args: Any) -> Texts:
     title, message, action = messages.render(
         kind.value, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
     )
-    label = f"{o.shop} · {o.item}" if o.shop and o.item else o.shop or o.item
-    return f"{title} ({label or o.id})", message, action
+    return titled(title, o), message, action
+
+
+def titled(title: str, order: Order) -> str:
+    """An alert's title with the order it is about: shop and item, else the order's id."""
+    label = f"{order.shop} · {order.item}" if order.shop and order.item else order.shop or order.item
+    return f"{title} ({label or order.id})"
 
 
 @lru_cache(maxsize=16)

@@ -49,6 +49,8 @@ def test_untracked_when_no_source_can_ask(tmp_path: Path, monkeypatch: pytest.Mo
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     cfg = _watchlist(tmp_path, order)
+    preview = invoke(cfg, "check", "--now", NOW, "--dry-run").stdout  # records nothing
+    assert ("Tracking number not followed:" in preview and "(A1)" in preview) is expected, preview
     found = [f for f in _found(cfg) if f["kind"] == "untracked"]
     assert bool(found) is expected
     if expected:
