@@ -385,7 +385,7 @@ class Figure:
     name: str
     runs: list[Run]
     best: float | None = None  # seconds, or MiB for idle_rss
-    peak_rss_mib: float | None = None  # of the best run
+    peak_rss_mib: float | None = None  # of the best run; when none finished, the highest reached before the kill
     ratio: float | None = None  # best / validate's best (times only)
     timed_out: bool = False
     error: str = ""
@@ -396,7 +396,8 @@ class Figure:
         key = (lambda r: r.idle_rss_mib) if name == "idle_rss" else (lambda r: r.seconds)
         done = [r for r in runs if key(r) is not None]
         if not done:
-            return cls(name, runs, timed_out=any(r.timed_out for r in runs),
+            reached = max((r.peak_rss_mib for r in runs if r.timed_out and r.peak_rss_mib), default=None)
+            return cls(name, runs, None, reached, timed_out=any(r.timed_out for r in runs),
                        error=next((r.error for r in runs if r.error), ""))
         best = min(done, key=key)
         return cls(name, runs, key(best), best.peak_rss_mib)
@@ -480,8 +481,8 @@ def table(data: Dataset, figures: dict[str, Figure], timeout: float) -> str:
     for name, fig in figures.items():
         ratio = f"{fig.ratio:.1f}" if fig.ratio is not None else "-"
         each = ", ".join(r.error or _show_best(Figure.of(name, [r]), timeout) for r in fig.runs)
-        lines.append(f"  {LABELS[name]:<48} {_show_best(fig, timeout):>22} {ratio:>10} "
-                     f"{_mib(fig.peak_rss_mib):>9}  {each}")
+        peak = (">" if fig.timed_out else "") + _mib(fig.peak_rss_mib)  # a killed process might have grown more
+        lines.append(f"  {LABELS[name]:<48} {_show_best(fig, timeout):>22} {ratio:>10} {peak:>9}  {each}")
     if data.prepared_s is not None:
         lines.append(f"  (the later figures start from a state notified by a first check run untimed: "
                      f"{data.prepared_s:.0f} s)")
