@@ -187,7 +187,7 @@ class Dataset:
 def build_dataset(n: int, tmp: Path, now: datetime, seed: int) -> Dataset:
     """The watchlist and the state of `n` orders of bench/rules.py's mix, dates spread around `now`.
 
-    Built in a fresh process, which exits with the 1 GB the objects of 100,000 orders take (see the docstring).
+    Built in a fresh process, which exits with the 1 GB the objects of 100,000 orders take (see the module's docstring).
     """
     t0 = time.perf_counter()
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -204,10 +204,10 @@ def _build_files(n: int, tmp: Path, now: datetime, seed: int) -> tuple[int, int]
     from rules import build  # bench/rules.py: the same mix of orders and 20-event histories
 
     orders, histories = build(n, now, seed)
-    data = Dataset(tmp, n, 0, 0, 0.0, 0.0, 0.0, "")
-    data.state.parent.mkdir(parents=True)
-    data.config.write_text(watchlist(orders, data.state.parent), encoding="utf-8")
-    events = write_state(data.state, orders, histories, now, seed)
+    paths = Dataset(tmp, n, 0, 0, 0.0, 0.0, 0.0, "")  # only where the files go
+    paths.state.parent.mkdir(parents=True)
+    paths.config.write_text(watchlist(orders, paths.state.parent), encoding="utf-8")
+    events = write_state(paths.state, orders, histories, now, seed)
     return sum(1 for h in histories.values() if h.status is not None), events
 
 
