@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
 from carriers.base import Carrier, FetchResult
 from carriers.errors import (
@@ -109,11 +110,7 @@ def due_sources(app: App, waiting: Collection[tuple[str, str]], now: datetime,
     due: dict[str, dict[str, list[str]]] = defaultdict(dict)
     zone = app.watchlist.monitor.zone
     for order in app.watchlist.orders:
-        try:
-            over = polling_over(order, now, zone)
-        except (ArithmeticError, ValueError):  # its dates cannot be worked with (check_failed says so): ask anyway
-            over = False
-        if over:
+        if _polling_over(order, now, zone):  # None (dates it cannot work with): ask anyway
             continue  # the buyer has the parcel or the order is archived: no call to spend on it
         chain = app.sources(order, routes)
         if not chain:
@@ -308,18 +305,28 @@ def check_failed(order_id: str, lang: str, exc: BaseException) -> Finding:
                    f"{order_id}:{Kind.CHECK_FAILED}:{type(exc).__name__}")
 
 
-def untracked(app: App, orders: Sequence[Order], now: datetime) -> list[Finding]:
-    """One untracked finding per order with a number that no configured source can ask, saying what to add."""
-    zone, lang = app.watchlist.monitor.zone, app.watchlist.monitor.language
-    out = []
+def _polling_over(order: Order, now: datetime, zone: ZoneInfo) -> bool | None:
+    """lifecycle.polling_over; None when the order's dates cannot be worked with (check_failed says so)."""
+    try:
+        return polling_over(order, now, zone)
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def unfollowed(app: App, orders: Sequence[Order], now: datetime) -> Iterator[Order]:
+    """The orders with a number no configured source can ask, still worth following (not received, not archived,
+    dates it can work with)."""
+    zone = app.watchlist.monitor.zone
     for o in orders:
-        if not o.tracking or app.source(o) is not None:
-            continue
-        try:
-            if polling_over(o, now, zone):  # received or archived: no tracking left to miss
-                continue
-        except (ArithmeticError, ValueError):  # check_failed speaks of this order
-            continue
+        if o.tracking and app.source(o) is None and _polling_over(o, now, zone) is False:
+            yield o
+
+
+def untracked(app: App, orders: Sequence[Order], now: datetime) -> list[Finding]:
+    """One untracked finding per unfollowed order, saying which carrier would know it and what to add."""
+    lang = app.watchlist.monitor.language
+    out = []
+    for o in unfollowed(app, orders, now):
         title, message, action = render(Kind.UNTRACKED.value, lang, tracking=o.tracking, why=app.why_no_source(o))
         out.append(Finding(Kind.UNTRACKED, o.id, Severity.INFO, (titled(title, o), message, action), None,
                            f"{o.id}:{Kind.UNTRACKED}:{o.tracking}"))

@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import sdnotify
 from monitor.backup import rolling_backup
 from monitor.config import App, load_app
-from monitor.cycle import Open, Polled, asked_in, begin_cycle, merged, orders_of, poll, queue_findings
+from monitor.cycle import Open, Polled, asked_in, begin_cycle, merged, orders_of, poll, queue_findings, unfollowed
 from monitor.durations import format_duration
 from monitor.errors import ConfigError, StateError
 from monitor.messages import render
@@ -256,9 +256,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
         scheduler = self._scheduler()
         log.info("watching %d orders from %s", len(self.app.watchlist.orders), self.app.path)
-        for order in self.app.watchlist.orders:  # said once here; the untracked finding says it once to the buyer
-            if order.tracking and self.app.source(order) is None and not order.archived:
-                log.warning("%s: no source can track %s: %s", order.id, order.tracking, self.app.why_no_source(order))
+        # Said once here; the untracked finding says it once to the buyer.
+        for order in unfollowed(self.app, self.app.watchlist.orders, self.clock()):
+            log.warning("%s: no source can track %s: %s", order.id, order.tracking, self.app.why_no_source(order))
         scheduler.start()
         self.sd.ready(self.status_line())
         try:
