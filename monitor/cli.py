@@ -20,13 +20,14 @@ import typer
 from carriers.base import load_registry
 from carriers.detect import Candidate, Detection, detect, rank
 from monitor import __version__
-from monitor.config import App, config_path, load_app, privacy_url
-from monitor.cycle import evaluate_all, order_histories, run_cycle
+from monitor.config import App, config_path, load_app, privacy_url, secret_names, secret_origin
+from monitor.cycle import evaluate_all, nothing_new, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
 from monitor.messages import LANGUAGES, fmt_when
 from monitor.notify import Notifier, print_alert
+from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, instant, most_urgent
 from monitor.store import Store, state_failure, state_file
 from monitor.table import print_status
@@ -34,7 +35,7 @@ from monitor.textsafe import printable
 from monitor.watchlist import WINDOW_HINT, in_window
 
 cli = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Watch cross-border orders and get told before a buyer-protection deadline passes.",
 )
 
@@ -71,7 +72,8 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_priority)
-        handler.setFormatter(_SafeFormatter(fmt))
+        # The machine's local time, with its offset: alerts speak the watchlist's zone, which may differ.
+        handler.setFormatter(_SafeFormatter(fmt, datefmt="%Y-%m-%d %H:%M:%S%z"))
     for noisy in ("apscheduler", "httpx", "httpcore", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not verbose:
@@ -100,9 +102,16 @@ def _state_errors(app: App) -> Iterator[None]:
         _fail(state_failure(str(state_file(app.state_dir)), exc))
 
 
-def _load(opts: Opts, clock: Any) -> App:
+def _store(app: App) -> Store:
+    """The app's state; what root creates in the service's state directory is handed back to its owner."""
+    hand_back(app.state_dir)
+    return Store.in_dir(app.state_dir)
+
+
+def _load(opts: Opts, clock: Any, *, sending: bool = False) -> App:
+    """The app; only a command that sends (`sending`) fails on a destination whose secret it cannot read."""
     try:
-        return load_app(opts.config, clock)
+        return load_app(opts.config, clock, sending=sending)
     except MonitorError as exc:
         _fail(exc)
 
@@ -117,12 +126,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _load_at(opts: Opts, now: str | None) -> tuple[App, datetime]:
-    """The app and the instant to evaluate at (--now, read in the watchlist's zone); its clock gives that instant."""
+def _load_at(opts: Opts, now: str | None, *, sending: bool = False, shift: bool = True) -> tuple[App, datetime]:
+    """The app and the instant to evaluate at (--now, read in the watchlist's zone); its clock gives that instant.
+    A demo watchlist's dates follow the day evaluated (`shift`), else they stay at today's."""
     holder = [_now()]
-    app = _load(opts, lambda: holder[0])
+    app = _load(opts, lambda: holder[0], sending=sending)
     holder[0] = _parse_now(now, app)
-    return app.on_day(holder[0]), holder[0]  # a demo watchlist's dates follow the day evaluated, not today
+    return app.on_day(holder[0]) if shift else app, holder[0]
 
 
 def _parse_now(text: str | None, app: App) -> datetime:
@@ -138,6 +148,22 @@ def _parse_now(text: str | None, app: App) -> datetime:
     return instant(value, app.watchlist.monitor.zone).astimezone(UTC)
 
 
+def _order_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of an order id: the ids in the watchlist the command would read (unchecked, quick)."""
+    import tomllib
+
+    root = ctx.find_root().params
+    if root.get("system"):
+        os.environ[SYSTEM_ENV] = "1"
+    try:
+        data = tomllib.loads(config_path(root.get("config")).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    orders = data.get("orders")
+    ids = [str(o.get("id", "")) for o in orders if isinstance(o, dict)] if isinstance(orders, list) else []
+    return [i for i in ids if i.startswith(incomplete)]
+
+
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"tracking-monitor {__version__}")
@@ -147,13 +173,17 @@ def _print_version(value: bool) -> None:
 @cli.callback()
 def main(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Watchlist file (else $TRACKING_MONITOR_CONFIG, else /etc/tracking-monitor/config.toml).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Watchlist file (else $TRACKING_MONITOR_CONFIG, else ~/.config/tracking-monitor/config.toml, or /etc/tracking-monitor/config.toml for root and --system); `paths` shows which.")] = None,
+    system: Annotated[bool, typer.Option("--system", help="Use the service's watchlist, state and secrets "
+                                                          "(/etc/tracking-monitor, /var/lib/tracking-monitor), as root does.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Watch cross-border orders and get told before a buyer-protection deadline passes."""
     _setup_logging(verbose)
+    if system:  # through the environment, so that every part (and a child process) resolves the same paths
+        os.environ[SYSTEM_ENV] = "1"
     ctx.obj = Opts(config, verbose)
 
 
@@ -171,36 +201,51 @@ def validate(ctx: typer.Context) -> None:
 @cli.command()
 def check(
     ctx: typer.Context,
-    now: Annotated[str | None, typer.Option(help="Evaluate as if at this instant (ISO date or date-time).")] = None,
+    now: Annotated[str | None, typer.Option(help="Preview as if at this instant (ISO date or date-time): records "
+                                                 "and sends nothing unless --record.")] = None,
+    record: Annotated[bool, typer.Option("--record", help="With --now: send and record as a real check would.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Send and record nothing; show what would be sent.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON array of the findings sent.")] = False,
 ) -> None:
     """Run one full cycle (poll what is due, evaluate, notify) and exit."""
-    app, at = _load_at(ctx.obj, now)
+    if record and (dry_run or now is None):
+        _usage("--record goes with --now, and not with --dry-run")
+    # A look at another day is a preview: recording it would mark next week's alerts as sent today.
+    ahead = now is not None and not (record or dry_run)
+    preview = dry_run or ahead
+    # A look ahead keeps a demo's dates at today's, and asks no carrier: it shows what comes if nothing moves.
+    app, at = _load_at(ctx.obj, now, sending=not preview, shift=not ahead)
     out = sys.stderr if as_json else sys.stdout
     with _state_errors(app):
-        store = Store.in_dir(app.state_dir)
-        if not dry_run:
-            store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
-        if dry_run:
+        store = _store(app)
+        if preview:
             real, store = store, store.snapshot()
             real.close()
-        notifier = None if dry_run else Notifier.for_app(app, store, out)
-        result = asyncio.run(_cycle(app, store, at, notifier))
-    if dry_run and not as_json:
-        for f in [*result.new, *result.repeated]:
-            print_alert(f.severity.value, f"(dry run) {f.title}", f"{f.message}\n\n{f.action}", out)
+        else:
+            store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
+        notifier = None if preview else Notifier.for_app(app, store, out)
+        try:
+            result = asyncio.run(_cycle(app, store, at, notifier, polling=not ahead))
+            quiet = "" if result.new or result.repeated else nothing_new(app, store)
+        finally:
+            store.close()
+    sent = [*result.new, *result.repeated]
     if as_json:
-        sent = [*result.new, *result.repeated]
         sys.stdout.write(json.dumps([f.as_json() for f in sent], ensure_ascii=False, indent=2) + "\n")
+        return
+    label = "dry run" if dry_run else f"preview at {fmt_when(at.astimezone(app.watchlist.monitor.zone), 'en')}"
+    for f in sent if preview else ():
+        print_alert(f.severity.value, f"({label}) order {f.order_id}: {f.title}", f"{f.message}\n\n{f.action}", out)
+    if quiet:
+        typer.echo(f"({label}) {quiet}" if preview else quiet)
 
 
-async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None):  # type: ignore[no-untyped-def]
+async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None,  # type: ignore[no-untyped-def]
+                 polling: bool = True):
     try:
-        return await run_cycle(app, store, now, notifier)
+        return await run_cycle(app, store, now, notifier, polling)
     finally:
         await app.aclose()
-        store.close()
 
 
 @cli.command()
@@ -213,7 +258,7 @@ def status(
     """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
     app, at = _load_at(ctx.obj, now)
     with _state_errors(app):
-        store = Store.in_dir(app.state_dir)
+        store = _store(app)
         histories = order_histories(app, store, at)
         findings = evaluate_all(app, store, at, histories)
         store.close()
@@ -266,6 +311,47 @@ def run(ctx: typer.Context) -> None:
     except MonitorError as exc:
         _fail(exc)
     raise typer.Exit(status)  # 1: it stopped on a damaged state, so that systemd restarts it
+
+
+@cli.command("paths")
+def paths_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead of lines.")] = False,
+) -> None:
+    """Which watchlist, state directory and secrets the commands use here, and why (never a secret's value)."""
+    found = resolve(ctx.obj.config)
+    config = found.config.path
+    assert config is not None
+    app, problem = None, ""
+    if config.is_file():
+        try:
+            app = load_app(ctx.obj.config, _now, sending=False)
+            asyncio.run(app.aclose())
+        except MonitorError as exc:
+            problem = str(exc.problems[0] if isinstance(exc, ConfigError) else exc)
+    else:
+        problem = f"no watchlist there: {missing_config_hint(found)}"
+    state = app.state_place if app else found.state
+    secrets = {name: secret_origin(name) for name in secret_names(app.watchlist if app else None)}
+    if as_json:
+        typer.echo(json.dumps({
+            "mode": "system" if found.system else "user", "mode_why": found.mode_why,
+            "config": {"path": str(config), "why": found.config.why, "exists": config.is_file(),
+                       "problem": problem or None},
+            "state": {"path": str(state.path), "why": state.why},
+            "secrets_dir": {"path": str(found.secrets.path) if found.secrets.path else None, "why": found.secrets.why},
+            "secrets": {name: {"found": ok, "from": where} for name, (ok, where) in secrets.items()},
+        }, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"mode     {'system' if found.system else 'user'}: {found.mode_why}")
+    typer.echo(f"config   {config}  ({found.config.why})" + (f"\n         {problem}" if problem else ""))
+    typer.echo(f"state    {state.path}  ({state.why})")
+    typer.echo(f"secrets  {found.secrets.path or '-'}  ({found.secrets.why})")
+    width = max(map(len, secrets))
+    for name, (ok, where) in secrets.items():
+        typer.echo(f"  {name:<{width}}  {'found in ' if ok else ''}{where}")
+    typer.echo("A secret NAME is read from $TRACKING_MONITOR_<NAME>, else from the file NAME (or NAME.cred, "
+               "opened with systemd-creds) in the secrets directory.")
 
 
 @cli.command("detect")
@@ -338,7 +424,7 @@ def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], path
 @cli.command()
 def report(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id, as in the watchlist.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id, as in the watchlist.", autocompletion=_order_ids)],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html or json (default: from --output's "
                                                                       "extension, else md).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
@@ -361,7 +447,7 @@ def report(
     with _state_errors(app):
         if order is None:
             raise UnknownOrder(app.path, order_id, [o.id for o in app.watchlist.orders])
-        store = Store.in_dir(app.state_dir)
+        store = _store(app)
         try:
             hist = order_histories(app, store, at, [order])[order.id]  # the same route to a carrier as the daemon's
             numbers = store.numbers_of(order.id)
@@ -429,7 +515,7 @@ def add(
 @cli.command("set")
 def set_(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id.", autocompletion=_order_ids)],
     assignments: Annotated[list[str], typer.Argument(metavar="KEY=VALUE...", help="e.g. protection_ends=2026-12-23 "
                                                      "tracking=LP00123456789012 dispute.opened_on=2026-12-10; "
                                                      "KEY= removes the key.")],
@@ -446,7 +532,7 @@ def set_(
 @cli.command()
 def remove(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id.", autocompletion=_order_ids)],
     dry_run: Annotated[bool, _DRY_RUN] = False,
 ) -> None:
     """Remove an order and its own comment lines from the watchlist (its stored history stays in the state)."""
@@ -456,7 +542,7 @@ def remove(
 @cli.command()
 def archive(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id.", autocompletion=_order_ids)],
     dry_run: Annotated[bool, _DRY_RUN] = False,
 ) -> None:
     """Mark an order archived = true: no more polling or alerts, hidden from status; report still works."""
@@ -469,7 +555,7 @@ def notify_test(
     destination: Annotated[list[str] | None, typer.Option("--destination", "-d", help="Only this destination (by name); may be repeated.")] = None,
 ) -> None:
     """Send one test message to each destination; print each one's result; exit 1 if any failed."""
-    app = _load(ctx.obj, _now)
+    app = _load(ctx.obj, _now, sending=True)
     by_name = {d.name or d.id: d.id for d in app.destinations.values()}
     unknown = [n for n in destination or () if n not in by_name]
     for name in unknown:
@@ -500,7 +586,7 @@ def outbox(
     """Alerts not delivered yet: waiting, held by quiet hours, retrying (with the last error), or expired."""
     app = _load(ctx.obj, _now)
     with _state_errors(app):
-        store = Store.in_dir(app.state_dir)
+        store = _store(app)
         rows = Notifier.for_app(app, store).report(_now())
         store.close()
     if as_json:
@@ -537,6 +623,7 @@ def backup_command(
 
     app = _load(ctx.obj, _now)
     source = state_file(app.state_dir)
+    hand_back(app.state_dir)
     with _state_errors(app):
         if to is None:
             day = _now().astimezone(app.watchlist.monitor.zone).date()

@@ -27,6 +27,7 @@ from monitor.config import App
 from monitor.lifecycle import polling_over
 from monitor.messages import render
 from monitor.notify import Notifier, repeat_due
+from monitor.paths import DEMO_STATE, resolve
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate, titled
 from monitor.store import CarrierState, PollOutcome, Queued, Store
 from monitor.watchlist import Order
@@ -423,11 +424,12 @@ def asked_in(plan: dict[str, dict[str, list[str]]]) -> frozenset[str]:
     return frozenset(n for numbers in plan.values() for n in numbers)
 
 
-async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
+async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None, polling: bool = True
+                    ) -> CycleResult:
     """Queue what the watchlist and the stored history already say, then poll what is due and queue the polled
     orders' findings; deliver after each step when a notifier is given (a dry run and the daemon pass none).
-    Deadline alerts of orders not being polled never wait for a carrier."""
-    plan = begin_cycle(app, store, now)
+    Deadline alerts of orders not being polled never wait for a carrier. `polling=False` asks no carrier."""
+    plan = begin_cycle(app, store, now) if polling else {}
     asking = asked_in(plan)
     findings, queued = queue_findings(app, store, now, asking=asking)
     if notifier is not None:
@@ -442,3 +444,15 @@ async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | 
         if notifier is not None:
             await notifier.deliver(now)
     return CycleResult(polled.count, polled.new_events, findings, new, repeated)
+
+
+def nothing_new(app: App, store: Store) -> str:
+    """What a repeated check or start says when it has no new alert: how many went out before, where to see them."""
+    sent = store.notified_by_order()
+    count = sum(sent.get(o.id, 0) for o in app.watchlist.orders)
+    command = "tracking-monitor" if app.path == resolve().config.path else f"tracking-monitor -c {app.path}"
+    line = (f"nothing new: {count} alert{'' if count == 1 else 's'} about these orders went out before; "
+            f"`{command} status` shows what each order needs now, `{command} report ORDER_ID` one order's alerts")
+    if app.state_dir.name == DEMO_STATE and app.watchlist.monitor.shift_dates_from is not None:
+        line += f"; this demo keeps its state apart, in {app.state_dir}: remove that folder to see its alerts again"
+    return line

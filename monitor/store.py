@@ -580,6 +580,10 @@ class Store:
             db.execute("DELETE FROM temp.found")
         return Queued(new, repeated)
 
+    def notified_by_order(self) -> dict[str, int]:
+        """How many alerts were notified so far, per order id."""
+        return dict(self.db.execute("SELECT order_id, COUNT(*) FROM notified GROUP BY order_id"))
+
     def notified_keys(self) -> set[str]:
         """Every finding key already notified."""
         return {k for (k,) in self.db.execute("SELECT key FROM notified")}

@@ -50,13 +50,13 @@ def invoke(*args: str, config: Path | None = EXAMPLE):  # type: ignore[no-untype
                                  "2030-10-01T09:00", "2033-06-30T23:40"])
 def test_first_check_shows_every_kind_then_nothing(now: str) -> None:
     """The example shows every finding kind on a first run, whatever the day; a second check right after prints []."""
-    first = invoke("check", "--now", now, "--json")
+    first = invoke("check", "--record", "--now", now, "--json")
     assert first.exit_code == 0, first.output
     found = json.loads(first.stdout)
     assert {f["kind"] for f in found} == ALL_KINDS and len(found) == 16
     assert all(set(f) == {"order", "kind", "severity", "message", "action", "due"} for f in found)
     assert "[URGENT]" in first.stderr  # terminal alerts moved to stderr under --json
-    second = invoke("check", "--now", now, "--json")
+    second = invoke("check", "--record", "--now", now, "--json")
     assert second.exit_code == 0 and json.loads(second.stdout) == []
 
 
@@ -65,13 +65,13 @@ def test_dry_run_records_nothing() -> None:
     dry = invoke("check", "--now", NOW, "--dry-run", "--json")
     assert {f["kind"] for f in json.loads(dry.stdout)} == ALL_KINDS
     assert "[URGENT]" not in dry.stderr  # nothing was sent
-    real = invoke("check", "--now", NOW, "--json")
+    real = invoke("check", "--record", "--now", NOW, "--json")
     assert len(json.loads(real.stdout)) == len(json.loads(dry.stdout))
 
 
 def test_alerts_print_to_the_terminal_without_urls() -> None:
     """With no notification URL, a plain check prints the alerts on stdout."""
-    result = invoke("check", "--now", NOW)
+    result = invoke("check", "--record", "--now", NOW)
     assert result.exit_code == 0
     assert "[URGENT] Buyer protection ends in 3 days (AliExpress · USB-C hub)" in result.stdout
     assert "What to do: Open a dispute now" in result.stdout
@@ -81,7 +81,7 @@ def test_french(tmp_path: Path) -> None:
     """language = "fr" gives French alerts."""
     cfg = tmp_path / "fr.toml"
     cfg.write_text(EXAMPLE.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8")
-    found = json.loads(invoke("check", "--now", NOW, "--json", config=cfg).stdout)
+    found = json.loads(invoke("check", "--record", "--now", NOW, "--json", config=cfg).stdout)
     by_kind = {f["kind"]: f for f in found}
     assert "aucun numéro de suivi" in by_kind["tracking_missing"]["message"]
     assert by_kind["protection_ending"]["action"].startswith("Ouvrez un litige maintenant")
@@ -101,7 +101,7 @@ def test_now_moves_time(tmp_path: Path) -> None:
 
 def test_status_lists_every_order() -> None:
     """status: one row per order, with the most urgent finding."""
-    invoke("check", "--now", NOW, "--json")
+    invoke("check", "--record", "--now", NOW, "--json")
     rows = json.loads(invoke("status", "--now", NOW, "--json").stdout)
     assert len(rows) == 12
     assert next(r for r in rows if r["order"] == "8181000000000011")["status"] == "no source"

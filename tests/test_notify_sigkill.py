@@ -80,7 +80,7 @@ def test_sigkills_lose_no_alert_and_repeat_one_only_for_its_own_interrupted_send
         times = [START + timedelta(hours=i) for i in range(kills + 1)]
 
         def check(at: datetime) -> list[str]:
-            return [*EXE, "--config", str(cfg), "check", "--now", at.isoformat(timespec="minutes")]
+            return [*EXE, "--config", str(cfg), "check", "--record", "--now", at.isoformat(timespec="minutes")]
 
         started = time.monotonic()  # how long one run takes here, so the kills spread over all of it
         subprocess.run(check(START), env={**env, "STATE_DIRECTORY": str(tmp_path / "calibrate")},

@@ -71,7 +71,7 @@ def watchlist(tmp_path: Path) -> Path:
     """The three orders, after one `check` stored their tracking and sent their alerts."""
     path = tmp_path / "config.toml"
     path.write_text(WATCHLIST.replace("STATE", str(tmp_path / "state")), encoding="utf-8")
-    result = invoke(path, "check", "--now", NOW)
+    result = invoke(path, "check", "--record", "--now", NOW)
     assert result.exit_code == 0, result.output
     return path
 

@@ -178,7 +178,7 @@ def test_sigkill_during_polls_loses_nothing(tmp_path: Path) -> None:
     example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     cfg.write_text(example + "\n[carriers.demo]\nlatency = 0.3\n", encoding="utf-8")
     env = {**os.environ, "STATE_DIRECTORY": str(tmp_path / "state")}
-    args = [*EXE, "--config", str(cfg), "check", "--now", "2026-11-21T10:00"]
+    args = [*EXE, "--config", str(cfg), "check", "--record", "--now", "2026-11-21T10:00"]
     printed: list[str] = []
     rng = random.Random(1)
     for _ in range(8):

@@ -118,7 +118,7 @@ def watchlist(tmp_path: Path) -> Path:
 
 def test_archived_orders_are_quiet_and_hidden(watchlist: Path) -> None:
     """No alert and no poll for archived orders; status hides them and says so; --all shows them, dimmed."""
-    found = json.loads(invoke(watchlist, "check", "--now", "2026-11-21T10:00", "--json").stdout)
+    found = json.loads(invoke(watchlist, "check", "--record", "--now", "2026-11-21T10:00", "--json").stdout)
     assert {f["order"] for f in found} == {"OPEN-1"}
     rows = json.loads(invoke(watchlist, "status", "--now", "2026-11-21T10:00", "--json").stdout)
     assert [r["order"] for r in rows] == ["OPEN-1"] and rows[0]["status"] == "in_transit"

@@ -20,7 +20,7 @@ def _watchlist(tmp_path: Path, order: str, language: str = "en") -> Path:
 
 
 def _found(cfg: Path) -> list[dict[str, object]]:
-    result = invoke(cfg, "check", "--now", NOW, "--json")
+    result = invoke(cfg, "check", "--record", "--now", NOW, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
