@@ -354,6 +354,14 @@ def paths_command(
                "opened with systemd-creds) in the secrets directory.")
 
 
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the watchlist's JSON Schema, for TOML editors (taplo, Even Better TOML) to complete and check keys."""
+    from monitor.schema import watchlist_schema
+
+    typer.echo(json.dumps(watchlist_schema(load_registry()), ensure_ascii=False, indent=2))
+
+
 @cli.command("detect")
 def detect_command(
     ctx: typer.Context,

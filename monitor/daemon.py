@@ -18,7 +18,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import sdnotify
 from monitor.backup import rolling_backup
 from monitor.config import App, load_app
-from monitor.cycle import Open, Polled, asked_in, begin_cycle, merged, orders_of, poll, queue_findings, unfollowed
+from monitor.cycle import (
+    Open,
+    Polled,
+    asked_in,
+    begin_cycle,
+    merged,
+    nothing_new,
+    orders_of,
+    poll,
+    queue_findings,
+    unfollowed,
+)
 from monitor.durations import format_duration
 from monitor.errors import ConfigError, StateError
 from monitor.messages import render
@@ -80,6 +91,7 @@ class Daemon:
         self.sd = sd or sdnotify.Notifier()
         self.cycle_started: float | None = None  # time.monotonic() while a cycle runs
         self.last = Tally()
+        self._started = True  # until the first tick: a start with nothing new to send says so, once
         self._lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}  # by carrier: one poll at a time each
@@ -111,6 +123,9 @@ class Daemon:
                 self.deliver_now()
                 log.info("cycle: %d findings, %d new; polling %d numbers", len(self.last.findings),
                          len(queued.new), len(asked_in(plan)))
+                if self._started and not queued.new:  # a restart prints nothing: say why, and where to look
+                    log.info("%s", nothing_new(app, self.store))
+                self._started = False
                 for cid, numbers in plan.items():
                     task = asyncio.get_running_loop().create_task(self._poll(app, now, {cid: numbers}))
                     self._polls[cid] = task

@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -297,7 +298,9 @@ def _quiet_hours(value: object) -> QuietHours:
     return QuietHours(start, end)
 
 
-Quiet = Annotated[QuietHours, BeforeValidator(_quiet_hours)]
+Quiet = Annotated[QuietHours, BeforeValidator(_quiet_hours),
+                  WithJsonSchema({"type": "string", "pattern": r"^\s*(?:[oO][fF][fF]|\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2})\s*$",
+                                  "description": QUIET_HINT})]
 _NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,39}")
 _SECRET = re.compile(r"[a-z0-9_]{1,60}")
 # Names the environment settings already use (TRACKING_MONITOR_CONFIG…): a secret cannot take them.
