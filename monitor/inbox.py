@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from carriers.detect import normalize
+from monitor.config import read_secret, secret_env
 from monitor.edit import Editor
 from monitor.errors import MailError
 from monitor.mailimport import Extraction, Found, Mail, extract, from_message, from_text
+from monitor.store import Store
 from monitor.watchlist import FIRST_DAY, LAST_DAY, ImapSection, _id_key
 
 # Keys an import may add to an order already in the watchlist; it never changes one that has a value.
@@ -296,7 +298,10 @@ def fetch_new(imap: ImapSection, password: str, seen: dict[str, tuple[int, int]]
 
 def _folder(client: imaplib.IMAP4, folder: str, seen: tuple[int, int] | None) -> list[Fetched]:
     _ok(client.select(_quote(folder), readonly=True), f"folder {folder!r}")  # EXAMINE: flags stay as they are
-    validity = int(_ok(client.response("UIDVALIDITY"), "UIDVALIDITY")[0])
+    _, codes = client.response("UIDVALIDITY")  # the code the SELECT answer carried, not a status
+    if not codes or codes[0] is None:
+        raise MailError(f"folder {folder!r}: the server gave no UIDVALIDITY, so what was read cannot be remembered")
+    validity = int(codes[0])
     last = seen[1] if seen and seen[0] == validity else 0
     data = _ok(client.uid("SEARCH", f"UID {last + 1}:*"), f"folder {folder!r}: search")
     # "n:*" always includes the newest message, even when its UID is below n.
@@ -315,3 +320,20 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         return f"TLS failed ({exc.reason or exc}); set tls = false only for a server on this machine"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def check_mailbox(path: Path, imap: ImapSection, store: Store, carriers: Iterable[str], now: datetime) -> Outcome:
+    """Read what is new in the mailbox into the watchlist at `path`, then remember it as read; MailError (or the
+    watchlist editor's error) when it cannot, and then nothing is remembered, so the next check reads it again.
+    Blocking: the daemon runs it in a thread, with a Store of that thread."""
+    password = read_secret(imap.password_secret)
+    if password is None:
+        raise MailError(f'no secret "{imap.password_secret}": expected the variable {secret_env(imap.password_secret)} '
+                        "or a file of that name in $TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY")
+    name = account(imap)
+    fetched = fetch_new(imap, password, store.mail_marks(name))
+    outcome = Outcome()
+    if fetched:
+        outcome, _ = import_mails(path, [parse_mail(f.raw) for f in fetched], carriers)
+    store.mail_read(name, {f.folder: (f.uidvalidity, f.uid) for f in fetched}, now)  # ascending: the last is the highest
+    return outcome
