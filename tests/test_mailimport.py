@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import mailbox
+import subprocess
+import sys
 import tomllib
 from datetime import date
 from email import message_from_bytes
@@ -245,3 +247,13 @@ def test_source_key_is_validated(tmp_path: Path) -> None:
     path.write_text('[[orders]]\nid = "1"\nordered_on = 2026-11-01\nsource = "mail \\u0007<x>"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(path), "validate"])
     assert result.exit_code == 2 and "orders[0].source: has the control or invisible character U+0007" in result.stderr
+
+
+def test_bench_prints_the_recall_and_finds_nothing_false() -> None:
+    """bench/import_recall.py runs on the corpus, prints a row per marketplace, and exits 0: nothing false."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent.parent / "bench" / "import_recall.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()[1:]}
+    assert set(rows) == {"AliExpress", "Alibaba", "Amazon", "Temu", "eBay", "all"}
+    assert rows["all"][-2:] == ["0", "0"]  # no false tracking number, no false order
