@@ -257,3 +257,34 @@ def test_bench_prints_the_recall_and_finds_nothing_false() -> None:
     rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()[1:]}
     assert set(rows) == {"AliExpress", "Alibaba", "Amazon", "Temu", "eBay", "all"}
     assert rows["all"][-2:] == ["0", "0"]  # no false tracking number, no false order
+
+
+@pytest.mark.parametrize(("line", "want"), [
+    ("Buyer protection: 60 days", date(2027, 1, 19)),  # from the order date
+    ("Protection acheteur : 60 jours", date(2027, 1, 19)),
+    ("Buyer Protection ends in 40 days", date(2027, 1, 1)),  # from the mail's date
+    ("Protection acheteur expire dans 40 jours", date(2027, 1, 1)),
+    ("12 days left of your purchase protection", date(2026, 12, 4)),
+    ("Buyer protection ends on Jan 20, 2027", date(2027, 1, 20)),
+    ("Protection acheteur jusqu'au 20 janv. 2027", date(2027, 1, 20)),
+    ("Buyer protection is a promise we keep", None),
+])
+def test_protection_countdowns_in_english_and_french(line: str, want: date | None) -> None:
+    """A countdown counts from the order date or from the mail's date, as its words say; a date is taken as it is."""
+    text = f"Order number: 8181000000000009\nOrder date: 2026-11-20\n{line}"
+    (order,) = extract(Mail(text, ("notice.aliexpress.com",), date(2026, 11, 22))).orders
+    assert order.protection_ends == want
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('host = "h"\nuser = "u"\npassword_secret = "p"\ncheck_every = "30s"', 'import.imap.check_every: expected at least "1m"'),
+    ('host = "h"\nuser = "u"\npassword_secret = "p"\nport = 70000', "import.imap.port: expected a port from 1 to 65535"),
+    ('host = "h"\nuser = "u"\npassword_secret = "Mail Password"', "import.imap.password_secret: expected a secret name"),
+    ('host = "h"\nuser = "u"\npassword = "hunter2"', 'import.imap.password: unknown key "password"'),
+])
+def test_imap_settings_are_validated(tmp_path: Path, table: str, message: str) -> None:
+    """[import.imap] mistakes are one line naming the key; a password written in the file is refused unread."""
+    path = tmp_path / "config.toml"
+    path.write_text(f"[import.imap]\n{table}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(path), "validate"])
+    assert result.exit_code == 2 and message in result.stderr and "hunter2" not in result.stderr
