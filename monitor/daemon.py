@@ -322,11 +322,14 @@ class Daemon:
                 store.close()
 
         try:
-            outcome = await asyncio.to_thread(check)
-        except MonitorError as exc:
-            await self._mail_failed(name, imap, str(exc), now)
-            return
-        except Exception as exc:  # a bug or a damaged state: logged (or stopping on damage) like any job's error
+            try:
+                outcome = await asyncio.to_thread(check)
+            except StateError:
+                raise
+            except MonitorError as exc:  # the mailbox, or the watchlist it would be written into
+                await self._mail_failed(name, imap, str(exc), now)
+                return
+        except Exception as exc:  # the state, or a bug: logged (stopping on a damaged state) like any job's error
             await self._failed(f"mailbox {name}", exc)
             return
         if outcome.imported or outcome.updated:

@@ -188,9 +188,8 @@ class _Plan:
         item["changes"] += [c for c in changes if c not in item["changes"]]
         item["tracking"] = tracking or item["tracking"]
 
-    def _skip(self, found: Found | None, tracking: str | None, why: str, order_id: str | None = None) -> None:
-        self.outcome.skipped.append(_item(order_id or (found.order_id if found else None), found.shop if found else "",
-                                          tracking, found.source if found else "", why=why))
+    def _skip(self, found: Found, tracking: str | None, why: str, order_id: str | None = None) -> None:
+        self.outcome.skipped.append(_item(order_id or found.order_id, found.shop, tracking, found.source, why=why))
 
     def extraction(self, got: Extraction, source: str) -> None:
         """Plan one mail's orders, and list what it saw but did not take."""

@@ -627,7 +627,7 @@ def _repeated_ids(raw: object) -> _Found:
 
 
 class ImapSection(_Section):
-    """`[import.imap]`: a mailbox the daemon reads orders from (see monitor.mailbox)."""
+    """`[import.imap]`: a mailbox the daemon reads orders from (see monitor.inbox)."""
 
     host: str
     port: int | None = None  # None: 993 with TLS, else 143

@@ -288,3 +288,34 @@ def test_imap_settings_are_validated(tmp_path: Path, table: str, message: str) -
     path.write_text(f"[import.imap]\n{table}\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(path), "validate"])
     assert result.exit_code == 2 and message in result.stderr and "hunter2" not in result.stderr
+
+
+def test_an_older_state_file_gets_the_mail_tables(tmp_path: Path) -> None:
+    """A state written before [import.imap] existed is given its tables in place, its rows kept."""
+    from datetime import UTC, datetime
+
+    from monitor.store import Store
+
+    path = tmp_path / "state.sqlite3"
+    store = Store(path)
+    store.note_numbers([("A", "LP00123456789012")], datetime(2026, 11, 1, tzinfo=UTC))
+    store.db.execute("DROP TABLE mail_read")
+    store.db.execute("DROP TABLE mail_failing")
+    store.close()
+    store = Store(path)
+    try:
+        store.mail_read("me@host:993", {"INBOX": (7, 42)}, datetime(2026, 11, 2, tzinfo=UTC))
+        assert store.mail_marks("me@host:993") == {"INBOX": (7, 42)}
+        assert store.numbers_of("A")[0][0] == "LP00123456789012"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_mail_failing_is_said_in_both_languages(lang: str) -> None:
+    """The alert names the mailbox, the error and the secret to check, in English and French."""
+    from monitor.messages import render
+
+    title, message, action = render("mail_failing", lang, account="me@host:993", error="refused", secret="mail_pw",
+                                    every="15m")
+    assert "me@host:993" in title and "refused" in message and "mail_pw" in action and "15m" in action
