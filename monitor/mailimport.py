@@ -117,6 +117,7 @@ class Mail:
     domains: tuple[str, ...] = ()  # sender domains, the outer one first, then forwarded and attached copies'
     sent: date | None = None  # the original's date when a forwarded copy says it, else the message's
     source: str = "pasted text"
+    read_on: date | None = None  # the day its countdowns ("ends in 40 days") count from; None: `sent`
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,8 @@ def from_text(text: str, today: date | None = None) -> Mail:
     quoted = next((d for m in _FORWARDED_DATE.finditer(text) if (d := _quoted_date(m["when"]))), None)
     if "<html" in text[:2000].lower() or "<body" in text[:2000].lower():
         text = html_text(text)
-    return Mail(text, tuple(dict.fromkeys(forwarded)), quoted or today, "pasted text")
+    # Pasted today: its countdowns count from today, but today is no order date.
+    return Mail(text, tuple(dict.fromkeys(forwarded)), quoted, "pasted text", read_on=today)
 
 
 def _quoted_date(text: str) -> date | None:
@@ -466,8 +468,8 @@ def extract(mail: Mail) -> Extraction:
         why = "no order number in this text" + ("" if market else " and no marketplace sender")
         return Extraction((), tuple([*(Skipped(t.number, why) for t in numbers), *skipped]))
     ordered_on = _phrase_date(mail.text, ORDER_DATE, mail.sent, last=False) or mail.sent
-    promised = _phrase_date(mail.text, PROMISED, ordered_on or mail.sent, last=True)
-    protection = _protection(mail.text, ordered_on, mail.sent)
+    promised = _phrase_date(mail.text, PROMISED, ordered_on or mail.read_on or mail.sent, last=True)
+    protection = _protection(mail.text, ordered_on, mail.read_on or mail.sent)
     item = _item(mail.text)
     orders = [Found(oid, m.name, mail.source, ordered_on, promised, protection, item) for oid, m in ids]
     if len(orders) == 1:

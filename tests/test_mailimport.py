@@ -319,3 +319,12 @@ def test_mail_failing_is_said_in_both_languages(lang: str) -> None:
     title, message, action = render("mail_failing", lang, account="me@host:993", error="refused", secret="mail_pw",
                                     every="15m")
     assert "me@host:993" in title and "refused" in message and "mail_pw" in action and "15m" in action
+
+
+def test_pasted_text_without_an_order_date_is_skipped(watchlist: Path) -> None:
+    """Today is not taken for the order date: the order is listed as skipped with the command that adds it."""
+    before = watchlist.read_bytes()
+    out = json.loads(run(watchlist, "-", "--json", stdin="Order ID: 8181000000000005\nTracking number RB123456785CN\n").stdout)
+    assert out["imported"] == [] and watchlist.read_bytes() == before
+    (skip,) = [s for s in out["skipped"] if s["order"] == "8181000000000005"]
+    assert skip["tracking"] == "RB123456785CN" and "add 8181000000000005 --ordered-on" in skip["why"]
