@@ -557,6 +557,44 @@ def archive(
     _edit(ctx, lambda e: e.set(order_id, {"archived": "true"}), dry_run)
 
 
+@cli.command("import")
+def import_(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(metavar="SOURCE...", help="An .eml file, an mbox file, a Maildir "
+                                                 "folder, or - for pasted text on standard input.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"imported": [...], "updated": [...], '
+                                          '"skipped": [...]}.')] = False,
+) -> None:
+    """Read orders, tracking numbers and deadlines from marketplace mails into the watchlist; never overwrites."""
+    from monitor.inbox import import_mails, read_source
+
+    path = config_path(ctx.obj.config)
+    stdin = sys.stdin.read() if "-" in sources else None
+    try:
+        mails = [m for source in sources for m in read_source(source, stdin, _now().date())]
+        outcome, diff = import_mails(path, mails, load_registry(), dry_run)
+    except MonitorError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(outcome.as_json(), ensure_ascii=False, indent=2, default=str))
+        return
+    for section, items in (("imported", outcome.imported), ("updated", outcome.updated), ("skipped", outcome.skipped)):
+        for it in items:
+            detail = it.get("why") or ", ".join(it["changes"])
+            number = f"  {it['tracking']}" if section == "skipped" and it["tracking"] else ""
+            typer.echo(printable(f"{section:<9}{it['order'] or '-'}  {it['shop'] or '-'}{number}  {detail}  "
+                                 f"({it['source']})", newlines=False))
+    if dry_run:
+        typer.echo(diff, nl=False)
+        typer.echo("(dry run: nothing written)")
+    elif outcome.imported or outcome.updated:
+        typer.echo(f"saved {path} (the previous version is in {path.name}.bak); a running tracking-monitor picks it "
+                   "up within seconds")
+    else:
+        typer.echo(f"{path}: nothing to change")
+
+
 @cli.command("notify-test")
 def notify_test(
     ctx: typer.Context,

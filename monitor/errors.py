@@ -4,7 +4,8 @@ MonitorError
 ├── ConfigError   the watchlist or the environment is wrong (exit 2); carries one Problem per mistake
 │   └── UnknownOrder  an order id that is not in the watchlist; names the closest ids (exit 2)
 ├── StateError    the state database cannot be opened or is damaged (exit 1)
-└── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+├── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+└── MailError     a mail source (file, Maildir, IMAP mailbox) cannot be read (exit 1)
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ class UnknownOrder(ConfigError):
 
 class WriteError(MonitorError):
     """A file could not be written; the original is left as it was."""
+
+
+class MailError(MonitorError):
+    """A mail source cannot be read: the message names it and why, never a password."""
 
 
 def _quote(text: str) -> str:

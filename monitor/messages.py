@@ -310,6 +310,23 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "valide.",
         ),
     },
+    "mail_failing": {
+        "en": (
+            "Order mails cannot be read from {account}",
+            "tracking-monitor could not read new mail from {account}: {error}. Orders and tracking numbers in mails "
+            "that arrive meanwhile are read once it works again; everything else is watched as usual.",
+            "Check [import.imap] in the watchlist and the password in the secret {secret}; the mailbox is tried "
+            "again every {every}, and this alert comes once until it works.",
+        ),
+        "fr": (
+            "Les courriels de commande ne peuvent pas être lus dans {account}",
+            "tracking-monitor n'a pas pu lire les nouveaux courriels de {account} : {error}. Les commandes et "
+            "numéros de suivi des courriels arrivés entre-temps seront lus dès que cela remarchera ; tout le reste "
+            "est surveillé normalement.",
+            "Vérifiez [import.imap] dans la liste et le mot de passe du secret {secret} ; la boîte est réessayée "
+            "toutes les {every}, et cette alerte ne revient pas tant qu'elle ne remarche pas.",
+        ),
+    },
     "state_damaged": {
         "en": (
             "tracking-monitor stopped: its state file is damaged",

@@ -54,11 +54,12 @@ class Kind(StrEnum):
     CHECK_FAILED = "check_failed"  # the rules failed on one order: said for that order, the others go on
     UNTRACKED = "untracked"  # the order has a number no configured source can ask: said once, with what to add
     STATE_DAMAGED = "state_damaged"  # not about an order: the daemon stopped, its state file is damaged
+    MAIL_FAILING = "mail_failing"  # not about an order: the [import.imap] mailbox cannot be read
 
 
 # The kinds the rules produce for orders (the others come from the daemon and the cycle).
 ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED, Kind.CHECK_FAILED,
-                                                 Kind.STATE_DAMAGED, Kind.UNTRACKED))
+                                                 Kind.STATE_DAMAGED, Kind.UNTRACKED, Kind.MAIL_FAILING))
 
 
 class EventIndex(NamedTuple):

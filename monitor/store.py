@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS carrier_memory(
     carrier TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(carrier, key));
 CREATE TABLE IF NOT EXISTS routes(
     number TEXT PRIMARY KEY, carrier TEXT NOT NULL, decided_at TEXT NOT NULL);
+-- What `[import.imap]` has read: per mailbox folder, its UIDVALIDITY and the last UID read; and a failing mailbox.
+CREATE TABLE IF NOT EXISTS mail_read(
+    account TEXT NOT NULL, folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,
+    read_at TEXT NOT NULL, PRIMARY KEY(account, folder));
+CREATE TABLE IF NOT EXISTS mail_failing(account TEXT PRIMARY KEY, since TEXT NOT NULL, error TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
 -- Each number's latest event is an index seek, so a start reads one event per number, not every event.
 CREATE INDEX IF NOT EXISTS events_by_time ON events(carrier, number, time);
@@ -322,6 +327,30 @@ class Store:
         finally:
             if not durable:
                 self.db.execute("PRAGMA synchronous=FULL")
+
+    # ------------------------------------------------------------ mail read by [import.imap]
+
+    def mail_marks(self, account: str) -> dict[str, tuple[int, int]]:
+        """Per folder of a mailbox: (UIDVALIDITY, last UID read)."""
+        rows = self.db.execute("SELECT folder, uidvalidity, last_uid FROM mail_read WHERE account=?", (account,))
+        return {folder: (validity, uid) for folder, validity, uid in rows}
+
+    def mail_read(self, account: str, marks: Mapping[str, tuple[int, int]], now: datetime) -> None:
+        """Remember the last UID read in each folder, and that the mailbox works."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO mail_read(account, folder, uidvalidity, last_uid, read_at)"
+                           " VALUES (?, ?, ?, ?, ?)", [(account, f, v, u, _ts(now)) for f, (v, u) in marks.items()])
+            db.execute("DELETE FROM mail_failing WHERE account=?", (account,))
+
+    def mail_failed(self, account: str, error: str, now: datetime) -> tuple[datetime, bool]:
+        """Note a failed check of a mailbox: when its failing began, and whether it began now."""
+        with self.transaction() as db:
+            row = db.execute("SELECT since FROM mail_failing WHERE account=?", (account,)).fetchone()
+            if row is not None:
+                db.execute("UPDATE mail_failing SET error=? WHERE account=?", (error, account))
+                return datetime.fromisoformat(row[0]), False
+            db.execute("INSERT INTO mail_failing(account, since, error) VALUES (?, ?, ?)", (account, _ts(now), error))
+        return now, True
 
     # ------------------------------------------------------------ tracking numbers and shipments
 

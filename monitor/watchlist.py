@@ -45,6 +45,7 @@ DAY_HINT = "a date like 2026-12-16 (a day, without a time)"
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 WINDOW_HINT = f"a date between {FIRST_DAY} and {LAST_DAY}"
 MAX_ID_LENGTH = 100  # the longest marketplace order numbers have about 30 characters
+MAX_SOURCE_LENGTH = 300  # an order's `source`: "mail " and a Message-ID, which mail programs keep short
 MAX_NESTING = 20  # lists and tables inside each other; a watchlist needs 4, and deeper ones overflow parsers' stacks
 _SHOWN = 60  # characters of a value that an error message repeats
 
@@ -448,6 +449,14 @@ def _order_id(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+def _source(value: str) -> str:
+    if len(value) > MAX_SOURCE_LENGTH:
+        raise ValueError(f"is {len(value)} characters long; expected at most {MAX_SOURCE_LENGTH}, like \"mail <id@host>\"")
+    if bad := next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None):
+        raise ValueError(f"has the control or invisible character U+{ord(bad):04X}; expected visible text")
+    return value
+
+
 class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     """One `[[orders]]` entry."""
 
@@ -466,6 +475,7 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     archived: bool = False
     dispute: Dispute | None = None
     notify: list[Tag] | None = None  # tags: only destinations with one of them get this order's alerts
+    source: Annotated[str, AfterValidator(_source)] = ""  # where `import` found it: "mail <Message-ID>", "pasted text"
 
     @field_validator("id", mode="before")
     @classmethod
@@ -619,6 +629,38 @@ def _repeated_ids(raw: object) -> _Found:
     return found
 
 
+class ImapSection(_Section):
+    """`[import.imap]`: a mailbox the daemon reads orders from (see monitor.inbox)."""
+
+    host: str
+    port: int | None = None  # None: 993 with TLS, else 143
+    user: str
+    password_secret: Annotated[str, AfterValidator(_secret_name)]
+    folders: list[str] = ["INBOX"]
+    tls: bool = True  # false only for a server on this machine: the password would cross the network in clear
+    check_every: Duration = timedelta(minutes=15)
+
+    @field_validator("check_every")
+    @classmethod
+    def _sane_check(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError(f'expected at least "1m" (mail servers throttle faster checks), got {_q(format_duration(value))}')
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 65535:
+            raise ValueError(f"expected a port from 1 to 65535, like 993, got {value}")
+        return value
+
+
+class ImportSection(_Section):
+    """`[import]`: where orders come in by themselves."""
+
+    imap: ImapSection | None = None
+
+
 class Watchlist(_Section):
     """The whole file."""
 
@@ -627,6 +669,7 @@ class Watchlist(_Section):
     rules: Rules = Rules()
     carriers: dict[str, dict[str, Any]] = {}
     orders: list[Order] = []
+    import_: ImportSection = Field(ImportSection(), alias="import")  # "import" is a Python keyword
 
     @field_validator("orders", mode="wrap")
     @classmethod
@@ -1021,7 +1064,8 @@ def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
         adapter = load_registry().get(names[1])
         return list(adapter.Settings.model_fields) if adapter else []
     for part in names:
-        field = model.model_fields.get(part)
+        # A key spelled differently from its field (`import`, a Python keyword) is found by its alias.
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             return []
         ann = field.annotation
@@ -1029,7 +1073,7 @@ def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
         model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if model is None:
             return []
-    return list(model.model_fields)
+    return [f.alias or n for n, f in model.model_fields.items()]
 
 
 class _Locator:
