@@ -4,7 +4,8 @@ MonitorError
 ├── ConfigError   the watchlist or the environment is wrong (exit 2); carries one Problem per mistake
 │   └── UnknownOrder  an order id that is not in the watchlist; names the closest ids (exit 2)
 ├── StateError    the state database cannot be opened or is damaged (exit 1)
-└── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+├── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+└── ToolMissing   a program a command needs (a browser to print a PDF) is not installed; says how to get it (exit 2)
 """
 from __future__ import annotations
 
@@ -57,6 +58,12 @@ class UnknownOrder(ConfigError):
 
 class WriteError(MonitorError):
     """A file could not be written; the original is left as it was."""
+
+
+class ToolMissing(MonitorError):
+    """A program the command needs is not on PATH; the message says how to get it."""
+
+    exit_code = 2
 
 
 def _quote(text: str) -> str:
