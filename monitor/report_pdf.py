@@ -49,7 +49,7 @@ def print_pdf(html: str, timeout: float = TIMEOUT) -> bytes:
             proc.communicate()
             raise WriteError(f"{browser} did not print the PDF within {timeout:g} s; nothing was written") from None
         data = pdf.read_bytes() if pdf.exists() else b""
-    if not data.startswith(b"%PDF-"):
+    if proc.returncode != 0 or not data.startswith(b"%PDF-"):  # a browser that failed may leave half a file
         lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
         why = f": {lines[-1][:200]}" if lines else ""
         raise WriteError(f"{browser} made no PDF (exit {proc.returncode}){why}; nothing was written")
