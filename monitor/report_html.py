@@ -105,23 +105,23 @@ def _alerts_table(r: Report) -> str:
 # ---------------------------------------------------------------- the timeline
 
 
-def _marks(r: Report) -> list[tuple[str, datetime, str]]:
-    """(colour name, instant, label) of every date the order has, in time order."""
+def _marks(r: Report) -> list[tuple[str, datetime, str, str]]:
+    """(colour name, instant, label, day as labelled) of every date the order has, in time order."""
     o, z = r.order, r.zone
-    marks = [("ordered", instant(o.ordered_on, z), r.t("legend_ordered"))]
-    if o.promised_by:  # the promise covers the whole day: drawn at its end
-        marks.append(("promised", instant(o.promised_by, z) + timedelta(days=1), r.t("legend_promised")))
+    marks = [("ordered", instant(o.ordered_on, z), "legend_ordered", o.ordered_on)]
+    if o.promised_by:  # the promise covers the whole day: drawn at its end, labelled with the day itself
+        marks.append(("promised", instant(o.promised_by, z) + timedelta(days=1), "legend_promised", o.promised_by))
     if o.protection_ends:
-        marks.append(("protection", instant(o.protection_ends, z), r.t("legend_protection")))
+        marks.append(("protection", instant(o.protection_ends, z), "legend_protection", o.protection_ends))
     if r.delivered:
-        marks.append(("delivered", r.delivered, r.t("legend_delivered")))
+        marks.append(("delivered", r.delivered, "legend_delivered", r.local(r.delivered)))
     if o.dispute:
         for name, day, label in (("dispute", o.dispute.opened_on, "legend_dispute"),
                                  ("wait", o.dispute.wait_until, "legend_wait")):
             if day:
-                marks.append((name, instant(day, z), r.t(label)))
-    marks.append(("today", r.now, r.t("legend_today")))
-    return sorted(marks, key=lambda m: m[1])
+                marks.append((name, instant(day, z), label, day))
+    marks.append(("today", r.now, "legend_today", r.local(r.now)))
+    return sorted(((name, at, r.t(label), f"{day:%Y-%m-%d}") for name, at, label, day in marks), key=lambda m: m[1])
 
 
 def label_rows(lines: list[float], widths: list[float]) -> list[tuple[int, float]]:
@@ -143,7 +143,7 @@ def timeline_svg(r: Report) -> str:
     """Events as dots on a time axis, with a vertical line at each of the order's dates and today, each labelled
     with its day above the lines, labels never on top of each other."""
     marks = _marks(r)
-    times = [m[1] for m in marks] + [e.time for e in r.events]
+    times = [at for _, at, _, _ in marks] + [e.time for e in r.events]
     lo, hi = min(times), max(times)
     span = max(hi - lo, timedelta(days=1))
     lo, hi = lo - span * 0.04, hi + span * 0.04
@@ -151,9 +151,8 @@ def timeline_svg(r: Report) -> str:
     def x(at: datetime) -> float:
         return _LEFT + (_RIGHT - _LEFT) * ((at - lo) / (hi - lo))
 
-    texts = [(label, f"{r.local(at):%Y-%m-%d}") for _, at, label in marks]
-    widths = [_SWATCH + _CHAR * max(len(a), len(b)) for a, b in texts]
-    placed = label_rows([x(at) for _, at, _ in marks], widths)
+    widths = [_SWATCH + _CHAR * max(len(label), len(day)) for _, _, label, day in marks]
+    placed = label_rows([x(at) for _, at, _, _ in marks], widths)
     rows = max(row for row, _ in placed) + 1
     top = rows * _ROW + 6  # every line starts under the labels: none crosses another's label
     axis = top + 60
@@ -163,7 +162,7 @@ def timeline_svg(r: Report) -> str:
            f'aria-label="{_e(r.t("h_timeline"))}" font-family="sans-serif" font-size="11">',
            f'<line x1="{_LEFT}" y1="{axis}" x2="{_RIGHT}" y2="{axis}" stroke="#9a9a9a" stroke-width="2"/>']
     out += _ticks(r, lo, hi, x, axis, ticks_y)
-    for (name, at, _), (what, day), (row, left) in zip(marks, texts, placed, strict=True):
+    for (name, at, what, day), (row, left) in zip(marks, placed, strict=True):
         dash = ' stroke-dasharray="8 4"' if name == "today" else ""
         y = (rows - 1 - row) * _ROW + 14  # row 0 sits right above the lines
         out.append(f'<g class="mark" data-mark="{name}"><line x1="{x(at):.1f}" y1="{top}" x2="{x(at):.1f}" '

@@ -286,6 +286,7 @@ state_dir = "STATE"
 id = "D-1"
 shop = "AliExpress"
 ordered_on = 2025-12-20
+promised_by = 2026-01-10
 protection_ends = 2026-02-20
   [orders.dispute]
   opened_on = 2026-01-19
@@ -303,16 +304,17 @@ def _svg(tmp_path: Path, wait: str, now: str) -> str:
 
 def test_timeline_axis_has_years_and_distinct_marks(tmp_path: Path) -> None:
     """Across a new year, the axis labels carry the year; the dispute and the mediator's date have their own
-    colours, and every date mark's colour differs from the others."""
+    colours, and every date mark's colour differs from the others; each is labelled with its day (the promise,
+    drawn at the end of its day, with that day)."""
     svg = _svg(tmp_path, "2026-01-21", "2026-01-21T10:00")
     ticks = re.findall(r'class="tick"[^>]*>([^<]+)<', svg)
     assert len(ticks) >= 4 and all(re.fullmatch(r"20\d\d-\d\d-\d\d", t) for t in ticks)
     assert {t[:4] for t in ticks} == {"2025", "2026"}
     strokes = dict(re.findall(r'data-mark="(\w+)"><line [^>]*stroke="(#\w+)"', svg))
-    assert set(strokes) == {"ordered", "protection", "dispute", "wait", "today"}
+    assert set(strokes) == {"ordered", "promised", "protection", "dispute", "wait", "today"}
     assert strokes["dispute"] != strokes["wait"] and len(set(strokes.values())) == len(strokes)
     days = dict(re.findall(r'data-mark="(\w+)">.*?<tspan[^>]*>[^<]+</tspan><tspan[^>]*>(20[\d-]+)</tspan>', svg))
-    assert days == {"ordered": "2025-12-20", "dispute": "2026-01-19", "wait": "2026-01-21", "today": "2026-01-21",
+    assert days == {"ordered": "2025-12-20", "promised": "2026-01-10", "dispute": "2026-01-19", "wait": "2026-01-21", "today": "2026-01-21",
                     "protection": "2026-02-20"}
 
 
@@ -470,7 +472,8 @@ def test_timeline_labels_do_not_overlap_in_chromium(tmp_path: Path, chromium: st
     dom = subprocess.run([chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
                          capture_output=True, timeout=120, check=True, text=True).stdout
     boxes = json.loads(html.unescape(re.search(r'<pre id="boxes">(.*?)</pre>', dom, re.S).group(1)))
-    assert {b["mark"] for b in boxes if b["kind"] == "label"} == {"ordered", "dispute", "wait", "today", "protection"}
+    assert {b["mark"] for b in boxes if b["kind"] == "label"} == {"ordered", "promised", "dispute", "wait", "today",
+                                                                  "protection"}
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             apart = (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"] or a["y"] + a["h"] <= b["y"]
