@@ -320,13 +320,13 @@ def to_markdown(r: Report) -> str:
                        f"| {_cell(deliveries(r, a))} |")
     else:
         out.append(r.t("no_alerts"))
-    out += ["", f"## {r.t('h_integrity')}", "", r.t("hash_intro"), "", f"`{r.sha256}`", "", r.t("hash_how", id=r.order.id),
-            "", f"    {RECHECK}", ""]
+    out += ["", f"## {r.t('h_integrity')}", "", r.t("hash_intro"), "", f"`{r.sha256}`", "",
+            r.t("hash_how", id=r.order.id), "", f"    {RECHECK}", ""]
     return "\n".join(out)
 
 
 def deliveries(r: Report, alert: SentAlert) -> str:
-    """How an alert reached the buyer: 'in the buyer's terminal 2026-11-21 10:00, url:1a2b not sent yet'."""
+    """How an alert reached the buyer: "printed in the buyer's terminal 2026-11-21 10:00, url:1a2b not sent yet"."""
     return ", ".join(f"{r.t('on_terminal') if d == TERMINAL else d} {r.when(s) if s else r.t('pending')}"
                      for d, s in alert.deliveries) or r.t("pending")
 
@@ -379,7 +379,8 @@ TEXT: dict[str, dict[str, str]] = {
         "ended_ago": "ended {n} ago", "archived_user": "yes, by the buyer",
         "archived_auto": "yes, automatically: every window closed on {when}",
         "col_time": "Time", "col_event": "Event", "col_where": "Place", "col_source": "Source",
-        "col_recorded": "Recorded", "col_first": "First sent", "col_alert": "Alert", "col_sent": "How the buyer got it",
+        "col_recorded": "Recorded", "col_first": "First raised", "col_alert": "Alert",
+        "col_sent": "How the buyer got it",
         "no_events": "No tracking event was ever recorded for this order.",
         "no_alerts": "tracking-monitor has given the buyer no alert about this order.", "pending": "not sent yet",
         "on_terminal": "printed in the buyer's terminal",
@@ -439,7 +440,8 @@ TEXT: dict[str, dict[str, str]] = {
                        "Ils ne sont allés que là où l'acheteur avait choisi de recevoir ses alertes, jamais au vendeur "
                        "ni à la plateforme.",
         "h_integrity": "Intégrité",
-        "notes_title": "Pour vous, pas pour le médiateur : ces notes sur la commande {id} ne sont pas dans le dossier.",
+        "notes_title": "Pour vous, pas pour le médiateur : ces notes sur la commande {id} ne sont pas dans le "
+                       "dossier.",
         "h_dispute": "Texte de litige proposé (collez-le dans le litige ; complétez ce qui est entre [crochets]) :",
         "h_checklist": "Avant de l'envoyer :",
         "f_id": "Numéro de commande", "f_shop": "Boutique", "f_item": "Article", "f_ordered": "Commandé le",
@@ -453,7 +455,8 @@ TEXT: dict[str, dict[str, str]] = {
         "ended_ago": "terminée depuis {n}", "archived_user": "oui, par l'acheteur",
         "archived_auto": "oui, automatiquement : tous les délais sont clos depuis le {when}",
         "col_time": "Date", "col_event": "Événement", "col_where": "Lieu", "col_source": "Source",
-        "col_recorded": "Enregistré", "col_first": "Première alerte", "col_alert": "Alerte", "col_sent": "Reçue par l'acheteur",
+        "col_recorded": "Enregistré", "col_first": "Première alerte", "col_alert": "Alerte",
+        "col_sent": "Reçue par l'acheteur",
         "no_events": "Aucun événement de suivi n'a jamais été enregistré pour cette commande.",
         "no_alerts": "tracking-monitor n'a donné aucune alerte à l'acheteur sur cette commande.",
         "pending": "pas encore envoyée", "on_terminal": "affichée dans le terminal de l'acheteur",

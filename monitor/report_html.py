@@ -2,6 +2,7 @@
 It holds the evidence only; the buyer's notes are never in it (see report.to_notes)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from html import escape
 
@@ -182,7 +183,7 @@ def timeline_svg(r: Report) -> str:
     return "".join(out)
 
 
-def _ticks(r: Report, lo: datetime, hi: datetime, x, axis: float, y: float) -> list[str]:  # type: ignore[no-untyped-def]
+def _ticks(r: Report, lo: datetime, hi: datetime, x: Callable[[datetime], float], axis: float, y: float) -> list[str]:
     """Day labels with their year under the axis, about seven of them."""
     first, last = r.local(lo).date(), r.local(hi).date()
     step = max(1, ((last - first).days + 6) // 7)
@@ -201,5 +202,6 @@ def _legend(r: Report, y: float) -> list[str]:
     for i, (colour, label) in enumerate(((COLORS["event"], r.t("legend_event")),
                                          (COLORS["protection"], r.t("legend_problem")))):
         lx = _LEFT + i * 200
-        out.append(f'<circle cx="{lx}" cy="{y - 4}" r="5" fill="{colour}"/><text x="{lx + 10}" y="{y}">{_e(label)}</text>')
+        out.append(f'<circle cx="{lx}" cy="{y - 4}" r="5" fill="{colour}"/>'
+                   f'<text x="{lx + 10}" y="{y}">{_e(label)}</text>')
     return out

@@ -44,10 +44,12 @@ def print_pdf(html: str, timeout: float = TIMEOUT) -> bytes:
             raise WriteError(f"{browser}: cannot start: {exc.strerror or exc}") from None
         try:
             _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:  # stuck, or Ctrl-C (which its own group does not get): it goes too
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            raise WriteError(f"{browser} did not print the PDF within {timeout:g} s; nothing was written") from None
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise WriteError(f"{browser} did not print the PDF within {timeout:g} s; nothing was written") from None
+            raise
         data = pdf.read_bytes() if pdf.exists() else b""
     if proc.returncode != 0 or not data.startswith(b"%PDF-"):  # a browser that failed may leave half a file
         lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]

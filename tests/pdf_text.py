@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import zlib
 
+# Text operators: select a font (Tf), show an array of strings (TJ) or one hex string (Tj).
+_SHOW = re.compile(rb"/(\w+)\s+[-\d.]+\s+Tf|\[((?:[^\]\\]|\\.)*)\]\s*TJ|<([0-9A-Fa-f]*)>\s*Tj", re.S)
+
 
 def _objects(data: bytes) -> dict[int, bytes]:
     return {int(n): body for n, body in re.findall(rb"(\d+) 0 obj\s*(.*?)endobj", data, re.S)}
@@ -45,7 +48,7 @@ def page_texts(data: bytes) -> list[str]:
             fonts[name] = _to_unicode(_stream(objects[int(unicode_ref.group(1))])) if unicode_ref else {}
         content = _stream(objects[int(re.search(rb"/Contents\s+(\d+) 0 R", body).group(1))])
         lines, font = [], {}
-        for m in re.finditer(rb"/(\w+)\s+[-\d.]+\s+Tf|\[((?:[^\]\\]|\\.)*)\]\s*TJ|<([0-9A-Fa-f]*)>\s*Tj", content, re.S):
+        for m in _SHOW.finditer(content):
             if m.group(1) is not None:
                 font = fonts.get(m.group(1), {})
                 continue

@@ -227,7 +227,7 @@ def test_format_wins_over_the_extension(watchlist: Path) -> None:
     assert json.loads(out.read_text(encoding="utf-8"))["records"]["order"]["id"] == "TM-5530012"
 
 
-# ---------------------------------------------------------------- the buyer's notes: apart, and for where the order stands
+# ---------------------------------------------------------------- the buyer's notes: apart, fit for the order
 
 ALIEXPRESS_AFTER = "AliExpress still takes a refund request for 15 days after completion"
 
@@ -247,7 +247,8 @@ def _one_order(tmp_path: Path, keys: str) -> Path:
                   "The mediator asked to wait until 22 Nov 2026"],
                  ["open the dispute before then", "Open only one dispute"], id="dispute-open"),
     pytest.param("[orders.dispute]\nopened_on = 2026-11-10\nwait_until = 2026-11-20\n",
-                 ["The mediator's date (20 Nov 2026) has passed"], ["open the dispute before"], id="mediator-date-passed"),
+                 ["The mediator's date (20 Nov 2026) has passed"], ["open the dispute before"],
+                 id="mediator-date-passed"),
     pytest.param('shop = "AliExpress"\nprotection_ends = 2026-11-15\n',
                  ["Buyer protection ended on 15 Nov 2026", ALIEXPRESS_AFTER], ["open the dispute before"],
                  id="aliexpress-ended"),
@@ -314,8 +315,8 @@ def test_timeline_axis_has_years_and_distinct_marks(tmp_path: Path) -> None:
     assert set(strokes) == {"ordered", "promised", "protection", "dispute", "wait", "today"}
     assert strokes["dispute"] != strokes["wait"] and len(set(strokes.values())) == len(strokes)
     days = dict(re.findall(r'data-mark="(\w+)">.*?<tspan[^>]*>[^<]+</tspan><tspan[^>]*>(20[\d-]+)</tspan>', svg))
-    assert days == {"ordered": "2025-12-20", "promised": "2026-01-10", "dispute": "2026-01-19", "wait": "2026-01-21", "today": "2026-01-21",
-                    "protection": "2026-02-20"}
+    assert days == {"ordered": "2025-12-20", "promised": "2026-01-10", "dispute": "2026-01-19", "wait": "2026-01-21",
+                    "today": "2026-01-21", "protection": "2026-02-20"}
 
 
 
