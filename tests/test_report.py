@@ -9,15 +9,17 @@ import pty
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from carriers.model import EventKind, Shipment, Status, TrackingEvent
+from monitor.errors import WriteError
 from monitor.report import EXTENSIONS, canonical_sha256
 from monitor.report_html import COLORS, label_rows
-from monitor.report_pdf import find_browser
+from monitor.report_pdf import find_browser, print_pdf
 from monitor.store import PollOutcome, Store
 from tests.helpers import invoke
 from tests.pdf_text import page_texts
@@ -450,6 +452,42 @@ def test_failing_browser_leaves_the_previous_file(watchlist: Path, tmp_path: Pat
     assert result.exit_code == 1 and pdf.read_bytes() == b"the previous report"
     assert [p.name for p in pdf.parent.iterdir()] == ["r.pdf"]
     assert f"error: {bin_dir / 'chromium'} made no PDF (exit 3): Missing X server or no display" in result.output
+
+
+HANGING_BROWSER = """#!/bin/sh
+echo $$ > "$HANGING_PID"
+/bin/sleep 60 &
+wait
+"""
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """The processes of a process group that are not dead (a zombie no reaper collected counts as dead)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def test_stuck_browser_is_ended_with_its_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A browser that never finishes: after the timeout it and the processes it started are killed, and the
+    error says so."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "chromium").write_text(HANGING_BROWSER)
+    (bin_dir / "chromium").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("HANGING_PID", str(tmp_path / "pid"))
+    started = time.monotonic()
+    with pytest.raises(WriteError, match=r"did not print the PDF within 0.5 s; nothing was written"):
+        print_pdf("<p>x</p>", timeout=0.5)
+    # A helper left alive would hold stderr open for its whole minute: the command would hang that long.
+    assert time.monotonic() - started < 30 and _alive_in_group(int((tmp_path / "pid").read_text())) == []
 
 
 _MEASURE = """<pre id="boxes"></pre><script>
