@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from carriers.base import load_registry
 from carriers.detect import Candidate, Detection, detect, rank
@@ -34,8 +35,36 @@ from monitor.table import print_status
 from monitor.textsafe import printable
 from monitor.watchlist import WINDOW_HINT, in_window
 
-cli = typer.Typer(
-    add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class _FlagsTakeNoValue:
+    """Typer prints a `<bool>` type beside every flag (--help too), as if it took a value: a flag shows none."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsTakeNoValue, TyperCommand):
+    """A command whose flags show no type in --help."""
+
+
+class _Group(_FlagsTakeNoValue, TyperGroup):
+    """The command group, whose flags show no type in --help."""
+
+
+class _Typer(typer.Typer):
+    """Every command of this CLI is a _Command."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        """typer.Typer.command, with _Command as the default class."""
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+cli = _Typer(
+    cls=_Group, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Watch cross-border orders and get told before a buyer-protection deadline passes.",
 )
 
@@ -433,20 +462,28 @@ def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], path
 def report(
     ctx: typer.Context,
     order_id: Annotated[str, typer.Argument(help="The order's id, as in the watchlist.", autocompletion=_order_ids)],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html or json (default: from --output's "
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html, json or pdf (default: from --output's "
                                                                       "extension, else md).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
-    language: Annotated[str | None, typer.Option(help="en or fr (default: [monitor].language).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (.md, .html, .json or "
+                                                                        ".pdf), not stdout.")] = None,
+    language: Annotated[str | None, typer.Option(help="en or fr (default: the watchlist's language).")] = None,
     now: Annotated[str | None, typer.Option(help="Make the report as if at this instant.")] = None,
 ) -> None:
-    """An evidence report for a dispute: facts, every stored tracking event, alerts sent, a dispute text, a SHA-256."""
-    from monitor.report import FORMATS, build, to_markdown
+    """An evidence report for a dispute (facts, every stored tracking event, a SHA-256); your notes go to stderr."""
+    from monitor.report import EXTENSIONS, FORMATS, build, to_markdown, to_notes
     from monitor.report_html import to_html
+    from monitor.report_pdf import print_pdf
 
-    suffix = output.suffix.lower().lstrip(".") if output else ""
-    fmt = (fmt or {"htm": "html", "markdown": "md"}.get(suffix, suffix if suffix in FORMATS else "md")).lower()
+    if fmt is None and output is not None and output.suffix:
+        fmt = EXTENSIONS.get(output.suffix.lower().lstrip("."))
+        if fmt is None:
+            _usage(f"--output {output.name}: unknown extension {output.suffix!r}; expected one of "
+                   f"{', '.join('.' + e for e in EXTENSIONS)}, or give --format")
+    fmt = (fmt or "md").lower()
     if fmt not in FORMATS:
         _usage(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "pdf" and output is None and sys.stdout.isatty():
+        _usage("--format pdf: a PDF is not printed on a terminal; give --output FILE.pdf or redirect stdout")
     app, at = _load_at(ctx.obj, now)
     lang = language or app.watchlist.monitor.language
     if lang not in LANGUAGES:
@@ -465,12 +502,17 @@ def report(
             store.close()
         r = build(order, hist, numbers, events, alerts, carrier=hist.carrier, polled=app.source(order) is not None,
                   zone=app.watchlist.monitor.zone, now=at, lang=lang)
-        text = {"md": to_markdown, "html": to_html, "json": _json_report}[fmt](r)
+        render = {"md": to_markdown, "html": to_html, "json": _json_report}
+        data = print_pdf(to_html(r)) if fmt == "pdf" else render[fmt](r).encode("utf-8")
         if output is None:
-            sys.stdout.write(text)
-            return
-        write_atomic(output, text.encode("utf-8"))
-    typer.echo(f"{output}: {fmt} report of order {order.id}, SHA-256 {r.sha256}", err=True)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            write_atomic(output, data)
+            typer.echo(f"{output}: {fmt} report of order {order.id}, SHA-256 {r.sha256}", err=True)
+    # The buyer's own notes never go into the evidence: they follow it on stderr.
+    typer.echo("\n" + to_notes(r), err=True, nl=False)
 
 
 def _json_report(r: Any) -> str:

@@ -5,7 +5,11 @@ MonitorError
 │   └── UnknownOrder  an order id that is not in the watchlist; names the closest ids (exit 2)
 ├── StateError    the state database cannot be opened or is damaged (exit 1)
 ├── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+<<<<<<< HEAD
 └── MailError     a mail source (file, Maildir, IMAP mailbox) cannot be read (exit 1)
+=======
+└── ToolMissing   a program a command needs (a browser to print a PDF) is not installed; says how to get it (exit 2)
+>>>>>>> report-kit
 """
 from __future__ import annotations
 
@@ -62,6 +66,12 @@ class WriteError(MonitorError):
 
 class MailError(MonitorError):
     """A mail source cannot be read: the message names it and why, never a password."""
+
+
+class ToolMissing(MonitorError):
+    """A program the command needs is not on PATH; the message says how to get it."""
+
+    exit_code = 2
 
 
 def _quote(text: str) -> str:
