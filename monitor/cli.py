@@ -25,7 +25,7 @@ from monitor.cycle import evaluate_all, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES, fmt_when
+from monitor.messages import LANGUAGES, counted, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.rules import Finding, instant, most_urgent
 from monitor.store import Store, state_failure, state_file
@@ -165,7 +165,7 @@ def validate(ctx: typer.Context) -> None:
                if o.tracking and app.source(o) is None]
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
-    typer.echo(f"{app.path}: ok, {len(app.watchlist.orders)} orders")
+    typer.echo(f"{app.path}: ok, {counted(len(app.watchlist.orders), 'order')}")
 
 
 @cli.command()
@@ -519,7 +519,7 @@ def outbox(
                 "expired": "gave up {}", "orphaned": "its destination is no longer in the watchlist"}[str(r["state"])]
         if "{}" in then:
             then = then.format(local(r["expired"] or r["next_attempt"]))
-        attempts = f"{r['attempts']} attempt{'' if r['attempts'] == 1 else 's'}"
+        attempts = counted(int(r["attempts"]), "attempt")
         title, error = printable(str(r["title"]), newlines=False), printable(str(r["last_error"]), newlines=False)
         typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{printable(r['order'] or '-')}  {title}\n"
                    f"         to {r['destination']}; queued {local(r['queued'])}, {attempts}; {then}"

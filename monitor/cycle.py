@@ -25,7 +25,7 @@ from carriers.http import env_id
 from carriers.model import Shipment, Status
 from monitor.config import App
 from monitor.lifecycle import polling_over
-from monitor.messages import render
+from monitor.messages import counted, render
 from monitor.notify import Notifier, repeat_due
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate, titled
 from monitor.store import CarrierState, PollOutcome, Queued, Store
@@ -343,7 +343,7 @@ def carrier_findings(app: App, store: Store) -> list[Finding]:
         count = sum(1 for o in app.watchlist.orders if (app.source(o) or ("",))[0] == cid)
         env = f"TRACKING_MONITOR_{env_id(cid)}_…"
         texts = render(Kind.CARRIER_REJECTED.value, lang, carrier=cid, error=state.block_reason or "?",
-                       count=count, env=env)
+                       numbers=counted(count, "tracking number", lang), env=env)
         out.append(Finding(Kind.CARRIER_REJECTED, "", Severity.WARNING, texts, None,
                            f"carrier_rejected:{cid}:{state.auth_failed_since.isoformat()}"))
     return out
