@@ -210,7 +210,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Include archived orders.")] = False,
 ) -> None:
-    """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
+    """The orders: status, last event, countdowns to the deadlines, the most urgent need; fits the terminal."""
     app, at = _load_at(ctx.obj, now)
     with _state_errors(app):
         store = Store.in_dir(app.state_dir)
@@ -225,7 +225,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
-    print_status(shown, len(rows) - len(shown))
+    m = app.watchlist.monitor
+    print_status(shown, len(rows) - len(shown), m.language, at.astimezone(m.zone))
 
 
 def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: datetime) -> dict[str, Any]:
@@ -249,7 +250,8 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "last_event_age_days": (today - last.time.astimezone(zone).date()).days if last else None,
         "days_to_promised": (order.promised_by - today).days if order.promised_by else None,
         "days_to_protection_end": (prot - today).days if prot else None,
-        "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title} if top else None,
+        "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title,
+                        "due": top.due.astimezone(zone).isoformat() if top.due else None} if top else None,
         "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
         "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
     }

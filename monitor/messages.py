@@ -56,6 +56,7 @@ NOUNS = {
     "number": {"en": ("number", "numbers"), "fr": ("numéro", "numéros")},
     "finding": {"en": ("finding", "findings"), "fr": ("constat", "constats")},
     "new finding": {"en": ("new finding", "new findings"), "fr": ("nouveau constat", "nouveaux constats")},
+    "archived order": {"en": ("archived order", "archived orders"), "fr": ("commande archivée", "commandes archivées")},
     "new event": {"en": ("new event", "new events"), "fr": ("nouvel événement", "nouveaux événements")},
     "tracking number": {"en": ("tracking number", "tracking numbers"), "fr": ("numéro de suivi", "numéros de suivi")},
     "other": {"en": ("more", "more"), "fr": ("autre", "autres")},
@@ -76,6 +77,25 @@ def counted(n: int, noun: str, lang: str = "en") -> str:
 def days(n: int, lang: str) -> str:
     """'1 day' / '3 days' / '1 jour' / '3 jours'."""
     return counted(n, "day", lang)
+
+
+# `status` code (lifecycle.tracking_state: a carrier's Status or one of its own) -> language -> words.
+STATUS_WORDS = {
+    "en": {
+        "not_found": "not found", "info_received": "label created", "in_transit": "in transit",
+        "available_for_pickup": "at pickup point", "out_for_delivery": "out for delivery", "delivered": "delivered",
+        "delivery_failed": "delivery failed", "exception": "carrier problem", "returned": "returned",
+        "expired": "tracking expired", "unknown": "unknown", "failing": "source failing", "pending": "not polled yet",
+        "no source": "no source", "no tracking": "no tracking",
+    },
+    "fr": {
+        "not_found": "introuvable", "info_received": "étiquette créée", "in_transit": "en transit",
+        "available_for_pickup": "à retirer", "out_for_delivery": "en livraison", "delivered": "livré",
+        "delivery_failed": "échec de livraison", "exception": "incident", "returned": "renvoyé",
+        "expired": "suivi expiré", "unknown": "inconnu", "failing": "source en échec", "pending": "pas encore interrogé",
+        "no source": "sans source", "no tracking": "sans suivi",
+    },
+}
 
 
 def holiday_name(name: str, lang: str) -> str:
