@@ -108,7 +108,8 @@ class Composer:
         """One message for rows sorted most urgent first, with notes on delays and on expired rows."""
         t, top = self.t, rows[0]
         severity = Severity(top.severity)
-        title = self.title(top) + (t["more"].format(n=counted(len(rows) - 1, "other", self.lang)) if len(rows) > 1 else "")
+        more = t["more"].format(n=counted(len(rows) - 1, "other", self.lang)) if len(rows) > 1 else ""
+        title = self.title(top) + more
         if email:  # "[tracking-monitor] URGENT 8181… Buyer protection ends in 1 day": sorts and threads by order
             title = " ".join(p for p in ("[tracking-monitor]", t["severity"][severity.value], top.order_id, title) if p)
         text = _Text(markdown)

@@ -654,7 +654,8 @@ def _watch(c: _Ctx) -> str:
     if o.promised_by:
         what.append(messages.fragment("watch_promised", lang, date=c.day(o.promised_by)))
     if o.protection_ends:
-        what.append(messages.fragment("watch_protection", lang, date=fmt_due(c.local(instant(o.protection_ends, c.zone)), lang)))
+        ends = fmt_due(c.local(instant(o.protection_ends, c.zone)), lang)
+        what.append(messages.fragment("watch_protection", lang, date=ends))
     return messages.fragment("watch", lang, what=messages.join(what, lang) or messages.fragment("watch_none", lang))
 
 
