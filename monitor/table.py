@@ -20,7 +20,7 @@ FULL_FROM = 100  # columns: narrower terminals get the compact form
 PIPED_WIDTH = 140  # output read by a program or a pager, with no COLUMNS: a wide page rather than 80 columns
 # The least room each wrapping column gets, then who gets the room left, in turn (a share of what is left):
 # the need first, so it takes fewer lines; the item (under the order id), then the needs' deadlines last.
-_LEAST = {"needs": 28, "last": 12, "status": 12}
+_LEAST = {"order": 20, "needs": 28, "last": 12, "status": 12}  # a longer order id folds onto more lines
 _GROWTH = (("needs", 0.6), ("status", 1.0), ("last", 0.5), ("needs", 1.0), ("last", 1.0), ("order", 1.0))
 _ONE_LINE_EVENT = 24  # columns of last event worth having to show each order on one line
 
@@ -128,9 +128,9 @@ def _widest(texts: list[Text], least: int = 0) -> int:
 
 
 def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", width: int = PIPED_WIDTH,
-                 now: datetime | None = None) -> Table:
+                 now: datetime | None = None) -> Table | None:
     """The rows of `status --json` as a table `width` columns wide at most: the need wraps, never cut; the item
-    (under the order) and the last event are shortened when the room is short."""
+    (under the order) and the last event are shortened when the room is short. None when it cannot fit."""
     t = TEXTS[lang]
     console = Console(width=width)  # only measures and wraps text
     orders = [_cell(r["order"]) for r in rows]
@@ -144,7 +144,7 @@ def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", widt
     wants = {"order": max(ids_w, items_w), "status": _widest(states, len(t["status"])),
              "last": _widest(events, len(t["last"])), "needs": _widest([_need(r, lang) for r in rows], len(t["needs"])),
              "due": _widest([_need(r, lang, now, width) for r in rows], len(t["needs"]))}
-    widths = {"order": ids_w, **{k: max(min(wants[k], least), len(t[k])) for k, least in _LEAST.items()}}
+    widths = {k: max(min(wants[k] if k != "order" else ids_w, least), len(t[k])) for k, least in _LEAST.items()}
     fixed = max(map(len, [t["promised"], *promised])) + max(map(len, [t["protection"], *protection])) + 5 * 2
     # Wide enough for each order on one line (the last event shortened): the item gets a column of its own.
     apart = fixed + ids_w + 2 + items_w + wants["status"] + min(wants["last"], _ONE_LINE_EVENT) + wants["needs"] <= width
@@ -152,6 +152,8 @@ def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", widt
         fixed += items_w + 2
         wants["order"] = ids_w
     extra = width - fixed - sum(widths.values())
+    if extra < 0:
+        return None  # not even the least widths fit: the compact form
     for name, share in _GROWTH:
         grow = max(0, min(wants[name] - widths[name], int(extra * share)))
         widths[name] += grow
@@ -218,7 +220,5 @@ def print_status(rows: list[dict[str, Any]], hidden: int, lang: str = "en", now:
     if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         console = Console(width=PIPED_WIDTH, file=console.file)  # a pipe with no width given: a wide page
     width = console.width
-    if width >= FULL_FROM:
-        console.print(status_table(rows, hidden, lang, width, now))
-    else:
-        console.print(status_lines(rows, hidden, lang, width, now))
+    table = status_table(rows, hidden, lang, width, now) if width >= FULL_FROM else None
+    console.print(status_lines(rows, hidden, lang, width, now) if table is None else table)
