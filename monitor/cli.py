@@ -26,7 +26,7 @@ from monitor.cycle import evaluate_all, nothing_new, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES, fmt_when
+from monitor.messages import LANGUAGES, counted, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, instant, most_urgent
@@ -224,7 +224,7 @@ def validate(ctx: typer.Context) -> None:
                if o.tracking and app.source(o) is None]
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
-    typer.echo(f"{app.path}: ok, {len(app.watchlist.orders)} orders")
+    typer.echo(f"{app.path}: ok, {counted(len(app.watchlist.orders), 'order')}")
 
 
 @cli.command()
@@ -284,7 +284,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Include archived orders.")] = False,
 ) -> None:
-    """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
+    """The orders: status, last event, countdowns to the deadlines, the most urgent need; fits the terminal."""
     app, at = _load_at(ctx.obj, now)
     with _state_errors(app):
         store = _store(app)
@@ -299,7 +299,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
-    print_status(shown, len(rows) - len(shown))
+    m = app.watchlist.monitor
+    print_status(shown, len(rows) - len(shown), m.language, at.astimezone(m.zone))
 
 
 def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: datetime) -> dict[str, Any]:
@@ -323,7 +324,8 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "last_event_age_days": (today - last.time.astimezone(zone).date()).days if last else None,
         "days_to_promised": (order.promised_by - today).days if order.promised_by else None,
         "days_to_protection_end": (prot - today).days if prot else None,
-        "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title} if top else None,
+        "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title,
+                        "due": top.due.astimezone(zone).isoformat() if top.due else None} if top else None,
         "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
         "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
     }
@@ -693,7 +695,7 @@ def outbox(
                 "expired": "gave up {}", "orphaned": "its destination is no longer in the watchlist"}[str(r["state"])]
         if "{}" in then:
             then = then.format(local(r["expired"] or r["next_attempt"]))
-        attempts = f"{r['attempts']} attempt{'' if r['attempts'] == 1 else 's'}"
+        attempts = counted(int(r["attempts"]), "attempt")
         title, error = printable(str(r["title"]), newlines=False), printable(str(r["last_error"]), newlines=False)
         typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{printable(r['order'] or '-')}  {title}\n"
                    f"         to {r['destination']}; queued {local(r['queued'])}, {attempts}; {then}"

@@ -25,7 +25,7 @@ from carriers.http import env_id
 from carriers.model import Shipment, Status
 from monitor.config import App
 from monitor.lifecycle import polling_over
-from monitor.messages import render
+from monitor.messages import counted, render
 from monitor.notify import Notifier, repeat_due
 from monitor.paths import DEMO_STATE, resolve
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate, titled
@@ -344,7 +344,7 @@ def carrier_findings(app: App, store: Store) -> list[Finding]:
         count = sum(1 for o in app.watchlist.orders if (app.source(o) or ("",))[0] == cid)
         env = f"TRACKING_MONITOR_{env_id(cid)}_…"
         texts = render(Kind.CARRIER_REJECTED.value, lang, carrier=cid, error=state.block_reason or "?",
-                       count=count, env=env)
+                       numbers=counted(count, "tracking number", lang), env=env)
         out.append(Finding(Kind.CARRIER_REJECTED, "", Severity.WARNING, texts, None,
                            f"carrier_rejected:{cid}:{state.auth_failed_since.isoformat()}"))
     return out
@@ -451,7 +451,7 @@ def nothing_new(app: App, store: Store) -> str:
     sent = store.notified_by_order()
     count = sum(sent.get(o.id, 0) for o in app.watchlist.orders)
     command = "tracking-monitor" if app.path == resolve().config.path else f"tracking-monitor -c {app.path}"
-    line = (f"nothing new: {count} alert{'' if count == 1 else 's'} about these orders went out before; "
+    line = (f"nothing new: {counted(count, 'alert')} about these orders went out before; "
             f"`{command} status` shows what each order needs now, `{command} report ORDER_ID` one order's alerts")
     if app.state_dir.name == DEMO_STATE and app.watchlist.monitor.shift_dates_from is not None:
         line += f"; this demo keeps its state apart, in {app.state_dir}: remove that folder to see its alerts again"

@@ -34,7 +34,7 @@ from monitor.cycle import (
 from monitor.durations import format_duration
 from monitor.errors import ConfigError, MonitorError, StateError
 from monitor.inbox import Outcome, account, check_mailbox
-from monitor.messages import render
+from monitor.messages import counted, render, singular
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
 from monitor.store import Store, is_damaged, state_failure, state_file
@@ -128,8 +128,8 @@ class Daemon:
                 found, queued = queue_findings(app, self.store, now, asking=asked_in(plan), keep=Open.of)
                 self.last = Tally(findings=found)
                 self.deliver_now()
-                log.info("cycle: %d findings, %d new; polling %d numbers", len(self.last.findings),
-                         len(queued.new), len(asked_in(plan)))
+                log.info("cycle: %s, %d new; polling %s", counted(len(self.last.findings), "finding"),
+                         len(queued.new), counted(len(asked_in(plan)), "number"))
                 if self._started and not queued.new:  # a restart prints nothing: say why, and where to look
                     log.info("%s", nothing_new(app, self.store))
                 self._started = False
@@ -166,8 +166,8 @@ class Daemon:
         last = self.last
         self.last = Tally(last.polled + polled.count, last.new_events + polled.new_events,
                           merged(last.findings, touched, found))
-        log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
-                 len(queued.new))
+        log.info("%s: %d polled, %s, %s", cid, polled.count, counted(polled.new_events, "new event"),
+                 counted(len(queued.new), "new finding"))
         if queued.new or queued.repeated:
             self.deliver_now()
         self.sd.status(self.status_line())
@@ -201,7 +201,7 @@ class Daemon:
         first = self.store.next_poll()
         zone = self.app.watchlist.monitor.zone
         nxt = f", next poll {first.astimezone(zone):%H:%M}" if first else ""
-        return f"{orders} order{'' if orders == 1 else 's'}, {attention} need{'s' if attention == 1 else ''} attention{nxt}"
+        return f"{counted(orders, 'order')}, {attention} need{'s' if singular(attention, 'en') else ''} attention{nxt}"
 
     # ------------------------------------------------------------ reloads
 
@@ -277,7 +277,7 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
         scheduler = self._scheduler()
-        log.info("watching %d orders from %s", len(self.app.watchlist.orders), self.app.path)
+        log.info("watching %s from %s", counted(len(self.app.watchlist.orders), "order"), self.app.path)
         # Said once here; the untracked finding says it once to the buyer.
         for order in unfollowed(self.app, self.app.watchlist.orders, self.clock()):
             log.warning("%s: no source can track %s: %s", order.id, order.tracking, self.app.why_no_source(order))

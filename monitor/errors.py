@@ -18,6 +18,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor.messages import counted
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -55,7 +57,7 @@ class UnknownOrder(ConfigError):
 
     def __init__(self, path: object, order_id: str, known: Sequence[str]) -> None:
         close = difflib.get_close_matches(order_id, known, n=3, cutoff=0.3)
-        hint = f"; closest: {', '.join(map(_quote, close))}" if close else f" ({len(known)} orders; `status --all` lists them)"
+        hint = f"; closest: {', '.join(map(_quote, close))}" if close else f" ({counted(len(known), 'order')}; `status --all` lists them)"
         super().__init__([Problem(str(path), f"no order with id {_quote(order_id)}{hint}")])
         self.order_id = order_id
 

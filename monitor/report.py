@@ -165,7 +165,7 @@ class Report:
         add("f_tracking_since", _iso(o.tracking_since) if o.tracking_since else None)
         add("f_state", STATES[self.lang].get(self.state, self.state))
         add("f_promised", _iso(o.promised_by) if o.promised_by else None)
-        add("f_protection", _iso(o.protection_ends) if o.protection_ends else None)
+        add("f_protection", self.when(instant(o.protection_ends, self.zone)) if o.protection_ends else None)
         add("f_delivered", self.when(self.delivered) if self.delivered else None)
         add("f_refund", format_duration(o.refund_window) if o.refund_window else None)
         add("f_contacted", _iso(o.seller_contacted_on) if o.seller_contacted_on else None)
@@ -180,7 +180,7 @@ class Report:
             add("f_protection_left", self.t("ended_ago", n=days(-left, self.lang)) if left < 0 else days(left, self.lang))
         if self.archived:
             add("f_archived", self.t("archived_user") if self.archived.by_user else
-                self.t("archived_auto", when=self.day(self.archived.since or self.now)))
+                self.t("archived_auto", when=fmt_deadline(self.local(self.archived.since or self.now), self.lang)))
         return rows
 
     def dispute_text(self) -> str:

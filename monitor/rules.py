@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
 from monitor import holidays, messages
 from monitor.durations import format_duration
-from monitor.messages import days, fmt_date, fmt_deadline, fmt_when
+from monitor.messages import counted, days, fmt_date, fmt_deadline, fmt_due, fmt_when
 from monitor.watchlist import Order, Rules
 
 
@@ -565,7 +565,8 @@ def _promised_params(c: _Ctx, protection: datetime | None) -> dict[str, str]:
     promised = c.order.promised_by
     assert promised is not None
     overdue = days(max(1, (c.local_today - promised).days), c.lang)
-    return {"promised": c.day(promised), "overdue": overdue, "protection": c.day(protection)}
+    ends = fmt_due(c.local(protection), c.lang) if protection else messages.fragment("not_set", c.lang)
+    return {"promised": c.day(promised), "overdue": overdue, "protection": ends}
 
 
 def _deadline_params(c: _Ctx, deadline: datetime) -> dict[str, str]:
@@ -573,7 +574,7 @@ def _deadline_params(c: _Ctx, deadline: datetime) -> dict[str, str]:
 
 
 def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
-    return {**_deadline_params(c, deadline), "left": _left(deadline, c), "holiday": holiday}
+    return {"deadline": fmt_due(c.local(deadline), c.lang), "left": _left(deadline, c), "holiday": holiday}
 
 
 def _dispute_params(c: _Ctx) -> dict[str, str]:
@@ -592,7 +593,7 @@ def _failing_params(c: _Ctx) -> dict[str, str]:
 def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
     at = c.delivered_at
     assert at is not None
-    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
+    refund = messages.fragment("refund", c.lang, deadline=fmt_due(c.local(end), c.lang)) if end else ""
     return {"delivered": c.day(at), "refund": refund}
 
 
@@ -654,7 +655,8 @@ def _watch(c: _Ctx) -> str:
     if o.promised_by:
         what.append(messages.fragment("watch_promised", lang, date=c.day(o.promised_by)))
     if o.protection_ends:
-        what.append(messages.fragment("watch_protection", lang, date=c.day(instant(o.protection_ends, c.zone))))
+        ends = fmt_due(c.local(instant(o.protection_ends, c.zone)), lang)
+        what.append(messages.fragment("watch_protection", lang, date=ends))
     return messages.fragment("watch", lang, what=messages.join(what, lang) or messages.fragment("watch_none", lang))
 
 
@@ -663,10 +665,7 @@ def _left(deadline: datetime, c: _Ctx) -> str:
     left = deadline - c.now
     if left >= timedelta(hours=23):  # a day of 23 hours (DST starts) is still "1 day"
         return days((c.local(deadline).date() - c.local_today).days, c.lang)
-    lang = c.lang
-    hours = max(1, int(left.total_seconds() // 3600))
-    unit = ("hour", "hours") if lang == "en" else ("heure", "heures")
-    return f"{hours} {unit[0] if hours == 1 else unit[1]}"
+    return counted(max(1, int(left.total_seconds() // 3600)), "hour", c.lang)
 
 
 def most_urgent(findings: list[Finding]) -> Finding | None:

@@ -341,7 +341,7 @@ def test_valid_watchlist_passes(tmp_path: Path, content: str) -> None:
     path = _write(tmp_path, content)
     result = _validate(path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"{path}: ok, 1 orders"
+    assert result.stdout.strip() == f"{path}: ok, 1 order"
     assert "error" not in result.stderr
 
 
