@@ -113,12 +113,13 @@ def test_a_midnight_deadline_is_not_read_a_day_late(order: Order, hist: History,
     ("fr", "| Fin de la protection acheteur | 2026-12-03 00:00 |", "se termine le 3 déc. 2026 à 00:00"),
 ])
 def test_the_report_gives_the_deadline_its_time(tmp_path: Path, lang: str, fact: str, checklist: str) -> None:
-    """The report's facts table and checklist say 00:00, so the mediator and the buyer read the same instant."""
+    """The report's facts table and the buyer's notes (on stderr) say 00:00, so the mediator and the buyer read the
+    same instant."""
     cfg = write_watchlist(tmp_path, '[monitor]\ntimezone = "Europe/Paris"\nstate_dir = "STATE"\n[[orders]]\nid = "A1"\n'
                                     'ordered_on = 2026-10-01\nprotection_ends = 2026-12-03\n')
     result = invoke(cfg, "report", "A1", "--now", "2026-11-25T10:00", "--language", lang)
-    assert result.exit_code == 0 and fact in result.stdout and checklist in result.stdout
-    assert not re.search(r"3 (Dec|déc\.) 2026(?! (at|à) 00:00)|2026-12-03(?! 00:00)", result.stdout)
+    assert result.exit_code == 0 and fact in result.stdout and checklist in result.stderr
+    assert not re.search(r"3 (Dec|déc\.) 2026(?! (at|à) 00:00)|2026-12-03(?! 00:00)", result.stdout + result.stderr)
 
 
 def test_archived_report_says_when_the_last_window_closed(tmp_path: Path) -> None:
