@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from carriers.errors import AuthError, CarrierError, NotFoundError, RateLimitedError
-from carriers.model import EXCEPTION_KINDS, EventKind, Shipment, Status, TrackingEvent
+from carriers.model import EventKind, Shipment, Status, TrackingEvent
 from monitor.errors import StateError
-from monitor.rules import FUTURE_SLACK, EventIndex, Finding, History, index_events, needed
+from monitor.rules import FUTURE_SLACK, KEPT_KINDS, EventIndex, Finding, History, index_events, needed
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -78,7 +78,7 @@ _EVENT_ROWS = f"SELECT {_EVENT_COLUMNS} FROM events"
 _Row = tuple[str, str, str, str, str, str, str, str, int]
 # The rows rules.needed may keep, picked out by SQLite in one pass over the table: each number's latest event up
 # to the horizon (ties: all of them, the last stored wins after sorting), and every later, unusual or delivery one.
-_NOTED_KINDS = ", ".join(f"'{k.value}'" for k in sorted((*EXCEPTION_KINDS, EventKind.DELIVERED)))
+_NOTED_KINDS = ", ".join(f"'{k.value}'" for k in sorted((*KEPT_KINDS, EventKind.DELIVERED)))
 _NEEDED_ROWS = (
     f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} FROM (SELECT carrier c, number n,"
     " MAX(time) t FROM events WHERE time <= :horizon AND rowid <= :top GROUP BY carrier, number) m"
