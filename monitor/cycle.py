@@ -153,9 +153,8 @@ async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, 
     if plan is not None and not plan:
         return Polled(0, 0, frozenset())
     cstates = store.carrier_states()
-    waiting = store.not_due(now)
     if plan is None:
-        plan = due_sources(app, waiting, now, cstates, store.routes(), store.handovers())
+        plan = due_sources(app, store.not_due(now), now, cstates, store.routes(), store.handovers())
     before = store.shipment_states(asked_in(plan))
     interval = app.watchlist.monitor.poll_interval
     day = now.astimezone(UTC).date().isoformat()
@@ -217,10 +216,12 @@ async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, 
             for number, (nxt, *rest) in fallback.items():
                 if (nxt, number) not in asked and not blocked(cstates.get(nxt), now):
                     plan[nxt][number] = rest
-        for pair in filter(None, map(app.follow, handed)):
-            if pair not in asked and pair not in waiting and not blocked(cstates.get(pair[0]), now):
-                plan[pair[0]].setdefault(pair[1], [])
-        handed.clear()
+        if handed:  # rare: read what is not due only then
+            waiting = store.not_due(now)
+            for pair in filter(None, map(app.follow, handed)):
+                if pair not in asked and pair not in waiting and not blocked(cstates.get(pair[0]), now):
+                    plan[pair[0]].setdefault(pair[1], [])
+            handed.clear()
     return Polled(totals[0], totals[1], frozenset(n for _, n in asked))
 
 

@@ -276,6 +276,9 @@ class Store:
                 raise StateError(f"{self.path}: written by a newer tracking-monitor (schema {version})")
             self.db.executescript(_SCHEMA)
             self._add_columns()
+            # After the columns: an older file gets them first. Few parcels are handed over; find them at once.
+            self.db.execute("CREATE INDEX IF NOT EXISTS shipments_handed ON shipments(carrier, number)"
+                            " WHERE handover_number != ''")
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._timelines: dict[tuple[str, str], _Timeline] = {}  # see _timelines_of
             self._events_read = 0  # the rowid of the last events row in _timelines
