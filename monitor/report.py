@@ -254,7 +254,7 @@ def build(order: Order, hist: History, numbers: list[tuple[str, datetime]], even
     return Report(order, lang, zone, now, tracking_state(order, hist, polled), events, alerts,
                   received if received is not None and received <= now else None,
                   archived(order, hist, now, zone), records, canonical_sha256(records),
-                  " ".join(filter(None, (ho.number, f"({ho.carrier})" if ho.carrier else ""))) if (ho := hist.handover) else "")
+                  f"{ho.number} ({ho.carrier})" if (ho := hist.handover) and ho.carrier else ho.number if ho else "")
 
 
 # ---------------------------------------------------------------- Markdown

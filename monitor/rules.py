@@ -96,7 +96,8 @@ KEPT_KINDS = EXCEPTION_KINDS | {EventKind.AVAILABLE_FOR_PICKUP}
 
 def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[TrackingEvent, ...]:
     """The events the rules read, kept in the given order (oldest first): the last one up to `horizon`, every one
-    after it, every unusual or pickup one and the last delivery. The state keeps only these in memory; reports read them all.
+    after it, every unusual or pickup one and the last delivery. The state keeps only these in memory; reports
+    read them all.
 
     With `horizon` >= now + FUTURE_SLACK the rules find the same at `now` and later on these as on all `events`.
     """
@@ -599,17 +600,15 @@ def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
 def _pickup_params(c: _Ctx, event: TrackingEvent, end: datetime, hold: Hold, stage: str) -> dict[str, str]:
     lang, ho = c.lang, c.hist.handover
     deadline = fmt_deadline(c.local(end), lang)
-    if c.rules.pickup_hold:
-        note = "hold_set"
-    else:
-        note = "hold_published" if hold.published else "hold_estimate"
+    note = "hold_set" if c.rules.pickup_hold else "hold_published" if hold.published else "hold_estimate"
+    held = days(hold.time.days, lang) if hold.time % _ONE_DAY == _ZERO else format_duration(hold.time)
     local = messages.fragment("local_number", lang, number=ho.number) if ho else ""
     return {
         "headline": messages.fragment(f"pickup_{stage}", lang, deadline=deadline, left=_left(end, c)),
         "since": fmt_when(c.local(event.time), lang), "last_text": event.description,
         "last_where": messages.fragment("at", lang, where=event.location) if event.location else "",
         "deadline": deadline, "numbers": f"{c.order.tracking or ''}{local}",
-        "hold": messages.fragment(note, lang, hold=days(hold.time.days, lang), source=hold.source),
+        "hold": messages.fragment(note, lang, hold=held, source=hold.source),
         "todo": messages.fragment("pickup_todo_ended" if stage == "ended" else "pickup_todo", lang,
                                   deadline=deadline),
         "kept": messages.fragment("kept_ended" if stage == "ended" else "kept", lang, deadline=deadline),
