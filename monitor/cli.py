@@ -326,6 +326,7 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "days_to_protection_end": (prot - today).days if prot else None,
         "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title,
                         "due": top.due.astimezone(zone).isoformat() if top.due else None} if top else None,
+        "handover": {"carrier": ho.carrier or None, "number": ho.number} if (ho := hist.handover) else None,
         "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
         "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
     }
@@ -498,7 +499,8 @@ def report(
         try:
             hist = order_histories(app, store, at, [order])[order.id]  # the same route to a carrier as the daemon's
             numbers = store.numbers_of(order.id)
-            wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])))
+            wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])
+                                        + ([hist.handover.number] if hist.handover else [])))
             events, alerts = store.events_of(wanted), store.alerts_of(order.id)
         finally:
             store.close()

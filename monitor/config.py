@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from carriers.base import Carrier, Clock, build_settings, load_registry
 from carriers.detect import AGGREGATORS, rank
 from carriers.http import CREDENTIAL_FIELDS, env_id
+from carriers.model import Handover
 from monitor.errors import ConfigError, Problem
 from monitor.paths import Place, missing_config_hint, read_secret_file, resolve
 from monitor.rules import Finding, Policy, Severity, order_policies
@@ -254,6 +255,16 @@ class App:
         """(carrier id, number) to poll for an order, or None when no usable carrier can be asked."""
         chain = self.sources(order, routes)
         return chain[0] if chain else None
+
+    def follow(self, handover: Handover) -> tuple[str, str] | None:
+        """The (carrier id, number) to ask about a handed-over parcel: the carrier the source names, else the one
+        the number's format points at, when configured and not an aggregator (an aggregator already follows the
+        last mile); None when there is none."""
+        named = [handover.carrier] if handover.carrier in self.carriers else []
+        for cid in (*named, *(c.carrier for c in rank(handover.number, self.carriers))):
+            if cid in self.carriers and cid not in AGGREGATORS:
+                return cid, handover.number
+        return None
 
     def why_no_source(self, order: Order) -> str:
         """A one-line reason an order with a tracking number is not polled."""

@@ -330,6 +330,22 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "modification est prise en compte aussitôt.",
         ),
     },
+    "pickup_waiting": {
+        "en": (
+            "{headline}",
+            "Since {since} the parcel has been waiting at a pickup point{last_where}: \u201c{last_text}\u201d. "
+            "{kept}{hold}.",
+            "{todo} Bring an ID and the tracking number {numbers}. A parcel sent back unclaimed is hard to dispute: "
+            "tracking shows it was available.",
+        ),
+        "fr": (
+            "{headline}",
+            "Depuis le {since}, le colis attend dans un point de retrait{last_where} : « {last_text} ». "
+            "{kept}{hold}.",
+            "{todo} Munissez-vous d'une pièce d'identité et du numéro de suivi {numbers}. Un colis renvoyé faute "
+            "de retrait se conteste mal : le suivi montre qu'il était disponible.",
+        ),
+    },
     "check_failed": {
         "en": (
             "Order {order} could not be checked",
@@ -426,6 +442,20 @@ FRAGMENTS = {
         "watch_none": "the order's dates",
         "opened": "The dispute was opened on {date}. ",
         "refund": " A refund can still be requested {deadline}.",
+        "pickup_waiting": "Parcel waiting at a pickup point: collect it by {deadline}",
+        "pickup_last_days": "Collect your parcel: the pickup point keeps it {left} more",
+        "pickup_ended": "Pickup hold over: the parcel may be going back",
+        "pickup_todo": "Collect it before {deadline}; if you cannot, ask the carrier to extend the hold or to "
+        "deliver it again.",
+        "pickup_todo_ended": "Call the pickup point or the carrier today: collect it if it is still there; if it is "
+        "going back, tell the seller in the marketplace's messages before opening a dispute.",
+        "kept": "It is kept until {deadline}",
+        "kept_ended": "It was kept until {deadline}",
+        "hold_published": " ({hold}: {source}; set pickup_hold if the notice gives another date)",
+        "hold_estimate": " (an estimate of {hold}: this carrier publishes no hold; set pickup_hold to the date on "
+        "the notice)",
+        "hold_set": " ({hold}, your pickup_hold)",
+        "local_number": " (at the local carrier: {number})",
     },
     "fr": {
         "not_set": "non renseignée",
@@ -441,6 +471,21 @@ FRAGMENTS = {
         "watch_none": "les dates de la commande",
         "opened": "Le litige a été ouvert le {date}. ",
         "refund": " Un remboursement peut encore être demandé {deadline}.",
+        "pickup_waiting": "Colis en attente dans un point de retrait : à retirer avant le {deadline}",
+        "pickup_last_days": "Retirez votre colis : le point de retrait le garde encore {left}",
+        "pickup_ended": "Délai de retrait dépassé : le colis repart peut-être",
+        "pickup_todo": "Retirez-le avant le {deadline} ; si vous ne pouvez pas, demandez au transporteur de "
+        "prolonger la garde ou de le livrer à nouveau.",
+        "pickup_todo_ended": "Appelez aujourd'hui le point de retrait ou le transporteur : retirez le colis s'il y "
+        "est encore ; s'il repart, prévenez le vendeur par la messagerie de la plateforme avant d'ouvrir un litige.",
+        "kept": "Il y est gardé jusqu'au {deadline}",
+        "kept_ended": "Il y était gardé jusqu'au {deadline}",
+        "hold_published": " ({hold}, délai publié par le transporteur ; indiquez pickup_hold si l'avis donne une "
+        "autre date)",
+        "hold_estimate": " (estimation de {hold} : ce transporteur ne publie pas de délai ; indiquez pickup_hold "
+        "selon l'avis de mise en instance)",
+        "hold_set": " ({hold}, votre pickup_hold)",
+        "local_number": " (chez le transporteur local : {number})",
     },
 }
 

@@ -92,6 +92,7 @@ class Report:
     archived: Archived | None
     records: dict[str, Any]
     sha256: str
+    handover: str = ""  # the destination carrier's number (and that carrier), when a source reported one
 
     # ------------------------------------------------------------ derived values (shown, not hashed)
 
@@ -162,6 +163,7 @@ class Report:
         add("f_ordered", _iso(o.ordered_on))
         add("f_tracking", o.tracking)
         add("f_carrier", self.records["carrier"] or None)
+        add("f_handover", self.handover)
         add("f_tracking_since", _iso(o.tracking_since) if o.tracking_since else None)
         add("f_state", STATES[self.lang].get(self.state, self.state))
         add("f_promised", _iso(o.promised_by) if o.promised_by else None)
@@ -285,7 +287,8 @@ def build(order: Order, hist: History, numbers: list[tuple[str, datetime]], even
     received = delivered_at(order, hist, zone)
     return Report(order, lang, zone, now, tracking_state(order, hist, polled), events, alerts,
                   received if received is not None and received <= now else None,
-                  archived(order, hist, now, zone), records, canonical_sha256(records))
+                  archived(order, hist, now, zone), records, canonical_sha256(records),
+                  f"{ho.number} ({ho.carrier})" if (ho := hist.handover) and ho.carrier else ho.number if ho else "")
 
 
 # ---------------------------------------------------------------- Markdown
@@ -371,6 +374,7 @@ TEXT: dict[str, dict[str, str]] = {
         "h_checklist": "Before you send it:",
         "f_id": "Order number", "f_shop": "Shop", "f_item": "Item", "f_ordered": "Ordered on",
         "f_tracking": "Tracking number", "f_carrier": "Carrier", "f_tracking_since": "Tracking number given on",
+        "f_handover": "Number at the destination carrier",
         "f_state": "Tracking status", "f_promised": "Delivery promised by", "f_protection": "Buyer protection ends",
         "f_delivered": "Delivered", "f_refund": "Refund window after delivery", "f_contacted": "Seller contacted on",
         "f_dispute_opened": "Dispute opened on", "f_dispute_wait": "Mediator asked to wait until",
@@ -446,6 +450,7 @@ TEXT: dict[str, dict[str, str]] = {
         "h_checklist": "Avant de l'envoyer :",
         "f_id": "Numéro de commande", "f_shop": "Boutique", "f_item": "Article", "f_ordered": "Commandé le",
         "f_tracking": "Numéro de suivi", "f_carrier": "Transporteur", "f_tracking_since": "Numéro de suivi donné le",
+        "f_handover": "Numéro chez le transporteur de destination",
         "f_state": "État du suivi", "f_promised": "Livraison promise avant le",
         "f_protection": "Fin de la protection acheteur", "f_delivered": "Livré",
         "f_refund": "Délai de remboursement après livraison", "f_contacted": "Vendeur contacté le",

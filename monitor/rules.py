@@ -10,7 +10,8 @@ from itertools import compress, count
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
+from carriers.holds import Hold, hold_for
+from carriers.model import EXCEPTION_KINDS, EventKind, Handover, Status, TrackingEvent
 from monitor import holidays, messages
 from monitor.durations import format_duration
 from monitor.messages import counted, days, fmt_date, fmt_deadline, fmt_due, fmt_when
@@ -53,6 +54,7 @@ class Kind(StrEnum):
     CARRIER_REJECTED = "carrier_rejected"  # not about an order: a carrier refused its credentials
     CHECK_FAILED = "check_failed"  # the rules failed on one order: said for that order, the others go on
     UNTRACKED = "untracked"  # the order has a number no configured source can ask: said once, with what to add
+    PICKUP_WAITING = "pickup_waiting"  # the parcel waits at a pickup point: where, and by when to collect it
     STATE_DAMAGED = "state_damaged"  # not about an order: the daemon stopped, its state file is damaged
     MAIL_FAILING = "mail_failing"  # not about an order: the [import.imap] mailbox cannot be read
 
@@ -67,6 +69,7 @@ class EventIndex(NamedTuple):
 
     unusual: tuple[int, ...] = ()  # positions of the unusual events (returned, held in customs…)
     delivery: int = -1  # position of the last delivery scan; -1: none
+    pickup: int = -1  # position of the first pickup-point scan; -1: none
 
 
 _NO_EVENTS = EventIndex()
@@ -80,7 +83,7 @@ def index_events(events: tuple[TrackingEvent, ...]) -> EventIndex:
     # Scanned in C: most histories have no unusual event.
     unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
     delivery = len(kinds) - 1 - kinds[::-1].index(_DELIVERED_EVENT) if _DELIVERED_EVENT in kinds else -1
-    return EventIndex(unusual, delivery)
+    return EventIndex(unusual, delivery, kinds.index(_PICKUP) if _PICKUP in kinds else -1)
 
 
 # An event dated further ahead than this is kept as evidence but never taken for the parcel's latest news: a
@@ -88,9 +91,14 @@ def index_events(events: tuple[TrackingEvent, ...]) -> EventIndex:
 FUTURE_SLACK = timedelta(days=1)
 
 
+# Kept in memory whatever their age: the rules look back at every unusual event and at the first pickup scan.
+KEPT_KINDS = EXCEPTION_KINDS | {EventKind.AVAILABLE_FOR_PICKUP}
+
+
 def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[TrackingEvent, ...]:
     """The events the rules read, kept in the given order (oldest first): the last one up to `horizon`, every one
-    after it, every unusual one and the last delivery. The state keeps only these in memory; reports read them all.
+    after it, every unusual or pickup one and the last delivery. The state keeps only these in memory; reports
+    read them all.
 
     With `horizon` >= now + FUTURE_SLACK the rules find the same at `now` and later on these as on all `events`.
     """
@@ -105,7 +113,7 @@ def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[Tracking
             delivery = i
         if last >= 0 and delivery >= 0:
             break
-    return tuple(e for i, e in enumerate(events) if i >= last or i == delivery or e.kind in EXCEPTION_KINDS)
+    return tuple(e for i, e in enumerate(events) if i >= last or i == delivery or e.kind in KEPT_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,7 @@ class History:
     number_since: datetime | None = None  # when the monitor first saw the number
     failing_since: datetime | None = None
     last_error: str = ""
+    handover: Handover | None = None  # the destination carrier's own number, when a source reported one
     # Worked out here when not given: the state keeps it with the events, so a cycle does not scan
     # every event of every order again when only a few have news.
     index: EventIndex = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
@@ -218,6 +227,10 @@ _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 # Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
 # EnumType.__getattr__ and costs more than the comparison it feeds.
 _DELIVERED_EVENT, _EXPORTED, _DAMAGED = EventKind.DELIVERED, EventKind.EXPORTED, EventKind.DAMAGED
+_PICKUP = EventKind.AVAILABLE_FOR_PICKUP
+# After these the parcel is no longer waiting at the pickup point: the exception rule speaks instead.
+_GONE_BACK = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST})
+PICKUP_URGENT = timedelta(days=2)  # the last stretch of a pickup hold, when the alert turns urgent
 _NOT_FOUND, _DELIVERED_STATUS = Status.NOT_FOUND, Status.DELIVERED
 _FINAL = frozenset(s for s in Status if s.is_final)
 _IS_EXCEPTION = EXCEPTION_KINDS.__contains__
@@ -412,6 +425,8 @@ def stalled(c: _Ctx, found: list[Finding]) -> None:
     h = c.hist
     if not h.events or h.status in _FINAL or (last := h.last_event(c.now)) is None:
         return
+    if last.kind is _PICKUP:
+        return  # waiting at a pickup point is not a stall: pickup_waiting says by when to collect it
     exported = last.kind is _EXPORTED
     quiet = c.now - last.time
     dark = exported and quiet >= c.rules.dark_after_export_after
@@ -478,6 +493,28 @@ def protection(c: _Ctx, found: list[Finding]) -> None:
                            _ending_params, d.at, shift))
 
 
+def pickup_waiting(c: _Ctx, found: list[Finding]) -> None:
+    """From the first pickup-point scan: where and by when to collect (the carrier's hold, or pickup_hold);
+    urgent in the last PICKUP_URGENT and once the hold is over, silent once it is collected or goes back."""
+    h = c.hist
+    first = h.index.pickup
+    if first < 0 or h.status is Status.RETURNED or any(i > first and h.events[i].kind in _GONE_BACK
+                                                        for i in h.index.unusual):
+        return
+    event = h.events[first]
+    hold = Hold(c.rules.pickup_hold, "") if c.rules.pickup_hold else hold_for(
+        event.source, h.handover.carrier if h.handover else "", h.carrier)
+    end = event.time + hold.time
+    if c.now >= end:
+        stage, severity = "ended", Severity.URGENT
+    elif c.now >= end - PICKUP_URGENT:
+        stage, severity = "last_days", Severity.URGENT
+    else:
+        stage, severity = "waiting", Severity.WARNING
+    found.append(c.finding(Kind.PICKUP_WAITING, severity, f"{event.key}:{stage}", end, _pickup_params, event, end,
+                           hold, stage))
+
+
 def long_wait(c: _Ctx, found: list[Finding]) -> None:
     """So long since the order that the parcel will probably never come."""
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.long_wait_after):
@@ -532,7 +569,7 @@ def refund_window_ending(c: _Ctx, found: list[Finding]) -> None:
 Rule = Callable[[_Ctx, list[Finding]], None]  # appends what it finds
 _RULES_OPEN: tuple[Rule, ...] = (
     tracking_missing, tracking_unknown, stalled, exceptions, promised_passed, protection, dispute_followup,
-    long_wait, source_failing,
+    long_wait, source_failing, pickup_waiting,
 )
 _RULES_DELIVERED: tuple[Rule, ...] = (exceptions, delivered, refund_window_ending)
 
@@ -559,6 +596,24 @@ def _stalled_params(c: _Ctx, last: TrackingEvent) -> dict[str, str]:
 
 def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
     return {"event_kind": messages.EVENT_KIND_NAMES[c.lang][event.kind.value], **c.event_params(event)}
+
+
+def _pickup_params(c: _Ctx, event: TrackingEvent, end: datetime, hold: Hold, stage: str) -> dict[str, str]:
+    lang, ho = c.lang, c.hist.handover
+    deadline = fmt_deadline(c.local(end), lang)
+    note = "hold_set" if c.rules.pickup_hold else "hold_published" if hold.published else "hold_estimate"
+    held = days(hold.time.days, lang) if hold.time % _ONE_DAY == _ZERO else format_duration(hold.time)
+    local = messages.fragment("local_number", lang, number=ho.number) if ho else ""
+    return {
+        "headline": messages.fragment(f"pickup_{stage}", lang, deadline=deadline, left=_left(end, c)),
+        "since": fmt_when(c.local(event.time), lang), "last_text": event.description,
+        "last_where": messages.fragment("at", lang, where=event.location) if event.location else "",
+        "deadline": deadline, "numbers": f"{c.order.tracking or ''}{local}",
+        "hold": messages.fragment(note, lang, hold=held, source=hold.source),
+        "todo": messages.fragment("pickup_todo_ended" if stage == "ended" else "pickup_todo", lang,
+                                  deadline=deadline),
+        "kept": messages.fragment("kept_ended" if stage == "ended" else "kept", lang, deadline=deadline),
+    }
 
 
 def _promised_params(c: _Ctx, protection: datetime | None) -> dict[str, str]:

@@ -407,6 +407,7 @@ class Rules(_Section):
     long_wait_after: Duration = timedelta(days=50)
     refund_window_warn: Duration = timedelta(days=3)
     source_failing_after: Duration = timedelta(days=1)
+    pickup_hold: Duration | None = None  # None: the carrier's published hold (carriers.holds), else an estimate
     holiday_shift: bool = True
 
     @field_validator("protection_warn")

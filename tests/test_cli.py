@@ -25,7 +25,7 @@ NOW = "2026-11-21T10:00"
 ALL_KINDS = {
     "tracking_missing", "tracking_unknown", "stalled", "dark_after_export", "promised_passed", "protection_ending",
     "protection_ended", "exception", "delivered", "refund_window_ending", "dispute_followup", "long_wait",
-    "source_failing", "untracked",
+    "source_failing", "untracked", "pickup_waiting",
 }
 
 
@@ -53,7 +53,7 @@ def test_first_check_shows_every_kind_then_nothing(now: str) -> None:
     first = invoke("check", "--record", "--now", now, "--json")
     assert first.exit_code == 0, first.output
     found = json.loads(first.stdout)
-    assert {f["kind"] for f in found} == ALL_KINDS and len(found) == 16
+    assert {f["kind"] for f in found} == ALL_KINDS and len(found) == 17
     assert all(set(f) == {"order", "kind", "severity", "message", "action", "due"} for f in found)
     assert "[URGENT]" in first.stderr  # terminal alerts moved to stderr under --json
     second = invoke("check", "--record", "--now", now, "--json")
@@ -103,7 +103,12 @@ def test_status_lists_every_order() -> None:
     """status: one row per order, with the most urgent finding."""
     invoke("check", "--record", "--now", NOW, "--json")
     rows = json.loads(invoke("status", "--now", NOW, "--json").stdout)
-    assert len(rows) == 12
+    assert len(rows) == 14
+    handed = next(r for r in rows if r["order"] == "8181000000000013")
+    # Both numbers; the local carrier's latest scan is the order's latest news.
+    assert handed["handover"] == {"carrier": "demo", "number": "DEMO-LASTMILE"}
+    assert handed["tracking"] == "DEMO-HANDOVER" and handed["last_event"]["description"] == "At the delivery office"
+    assert next(r for r in rows if r["order"] == "8181000000000012")["top_finding"]["kind"] == "pickup_waiting"
     assert next(r for r in rows if r["order"] == "8181000000000011")["status"] == "no source"
     hub = next(r for r in rows if r["order"] == "8181000000000006")
     assert hub["days_to_protection_end"] == 3 and hub["top_finding"]["kind"] == "protection_ending"
@@ -115,7 +120,7 @@ def test_status_lists_every_order() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (["validate"], 0, "ok, 12 orders"),
+        (["validate"], 0, "ok, 14 orders"),
         (["check", "--now", "next tuesday"], 2, "--now: expected an ISO date"),
         (["frobnicate"], 2, "No such command"),
         (["check", "--bogus"], 2, "No such option"),
@@ -185,7 +190,7 @@ async def test_a_daemon_on_the_example_moves_its_dates_at_midnight() -> None:
     await daemon.tick()
     await daemon.polls_done()
     assert daemon.app.watchlist.orders[0].ordered_on.isoformat() == "2026-11-11"  # 2026-11-10 in the file
-    assert {f.kind.value for f in daemon.last.findings} == ALL_KINDS and len(daemon.last.findings) == 16
+    assert {f.kind.value for f in daemon.last.findings} == ALL_KINDS and len(daemon.last.findings) == 17
     # A month on, the deadlines still come round. (The parcel delivered a month ago is no news any more: the
     # state remembers its delivery, and a delivered parcel is not asked again.)
     clock[0] += timedelta(days=30)

@@ -88,12 +88,12 @@ def test_the_demo_keeps_its_state_apart_and_says_why_a_second_run_is_quiet(user:
     """The example's state goes to demo/, a real watchlist's beside it; a second check says "nothing new", how many
     alerts went out and where the demo's state is."""
     first = invoke("-c", str(EXAMPLE), "check", "--record", "--now", NOW)
-    assert first.exit_code == 0 and first.stdout.count("\n[") + first.stdout.startswith("[") == 16
+    assert first.exit_code == 0 and first.stdout.count("\n[") + first.stdout.startswith("[") == 17
     assert (user / ".state/tracking-monitor/demo/state.sqlite3").is_file()
     assert not (user / ".state/tracking-monitor/state.sqlite3").exists()
     again = invoke("-c", str(EXAMPLE), "check", "--record", "--now", NOW)
     assert again.exit_code == 0 and "[" not in again.stdout.split("`")[0]
-    assert "nothing new: 16 alerts about these orders went out before" in again.stdout
+    assert "nothing new: 17 alerts about these orders went out before" in again.stdout
     assert f"tracking-monitor -c {EXAMPLE} status" in again.stdout
     assert f"in {user / '.state/tracking-monitor/demo'}: remove that folder" in again.stdout
     real = tmp_path / "real.toml"
