@@ -292,10 +292,11 @@ def order_histories(app: App, store: Store, now: datetime, orders: Sequence[Orde
 
 
 def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, History] | None = None) -> list[Finding]:
-    """Every finding that holds now, over all orders; pass `histories` when they were already read."""
+    """Every finding that holds now, over all orders (an unfollowed number's too); pass `histories` when they were
+    already read."""
     if histories is None:
         histories = order_histories(app, store, now)
-    return evaluate_orders(app.policies, histories, now)
+    return evaluate_orders(app.policies, histories, now) + untracked(app, app.watchlist.orders, now)
 
 
 def evaluate_orders(policies: Sequence[tuple[Order, Policy]], histories: dict[str, History], now: datetime

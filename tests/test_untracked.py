@@ -67,4 +67,5 @@ def test_untracked_when_no_source_can_ask(tmp_path: Path, monkeypatch: pytest.Mo
         assert all(w in f["message"] + f["action"] for w in words), f["message"]
         assert not [f for f in _found(cfg) if f["kind"] == "untracked"]  # once
         rows = json.loads(invoke(cfg, "status", "--now", NOW, "--json").stdout)
-        assert rows[0]["status"] == "no source"
+        # Said once, but status still shows what the order needs, not "ok".
+        assert rows[0]["status"] == "no source" and rows[0]["top_finding"]["kind"] == "untracked"
