@@ -15,6 +15,7 @@ from monitor import holidays, messages
 from monitor.durations import format_duration
 from monitor.messages import days, fmt_date, fmt_deadline, fmt_when
 from monitor.watchlist import Order, Rules
+from monitor.windows import ANCHOR_NAMES, DEFAULT_TABLE, TYPED, Window, WindowTable
 
 
 class Severity(StrEnum):
@@ -141,12 +142,15 @@ class Policy(NamedTuple):
     rules: Rules
     zone: ZoneInfo
     language: str = "en"
+    windows: WindowTable = DEFAULT_TABLE  # the protection windows by marketplace and payment
 
 
-def order_policies(orders: Sequence[Order], base: Rules, zone: ZoneInfo, lang: str) -> list[tuple[Order, Policy]]:
+def order_policies(orders: Sequence[Order], base: Rules, zone: ZoneInfo, lang: str,
+                   windows: WindowTable = DEFAULT_TABLE) -> list[tuple[Order, Policy]]:
     """Each order with its Policy: worked out once per load of the watchlist, not at every cycle."""
-    shared = Policy(base, zone, lang)  # most orders override no rule: one Policy serves them all
-    return [(order, shared if (rules := order.rules(base)) is base else Policy(rules, zone, lang)) for order in orders]
+    shared = Policy(base, zone, lang, windows)  # most orders override no rule: one Policy serves them all
+    return [(order, shared if (rules := order.rules(base)) is base else Policy(rules, zone, lang, windows))
+            for order in orders]
 
 
 Texts = tuple[str, str, str]  # (title, message, action)
@@ -166,6 +170,7 @@ class Finding:
     texts: Texts | Callable[[], Texts] = field(compare=False, repr=False)
     due: datetime | None
     key: str  # one per episode: the notification log never sends the same key twice
+    window: str = ""  # the protection window a protection_ending/ended finding is about (windows.py's row, or TYPED)
 
     @property
     def title(self) -> str:
@@ -196,7 +201,7 @@ class Finding:
 
     def as_json(self) -> dict[str, object]:
         """The `check --json` shape."""
-        return {
+        shape: dict[str, object] = {
             "order": self.order_id,
             "kind": self.kind.value,
             "severity": self.severity.value,
@@ -204,6 +209,9 @@ class Finding:
             "action": self.action,
             "due": self.due.isoformat() if self.due else None,
         }
+        if self.window:
+            shape["window"] = self.window
+        return shape
 
 
 # A "not received" exception stays relevant even when later scans show movement.
@@ -267,10 +275,10 @@ def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = No
 class _Ctx:
     """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "windows")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
-        self.order, self.hist, self.rules = order, hist, policy.rules
+        self.order, self.hist, self.rules, self.windows = order, hist, policy.rules, policy.windows
         self.now = now if now.tzinfo is UTC else now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         received = delivered_at(order, hist, policy.zone)
@@ -296,13 +304,15 @@ class _Ctx:
         """Whole days from `since` to now, in words."""
         return days(max(0, (self.local_today - self.local(since).date()).days), self.lang)
 
-    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any) -> Finding:
-        """A finding whose placeholders `fill(self, *args)` gives when its texts are first read."""
+    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any,
+                entry: str = "", window: str = "") -> Finding:
+        """A finding whose placeholders `fill(self, *args)` gives when its texts are first read; `entry`: the
+        messages.CATALOG texts when they are not the kind's own."""
         oid = self.order.id
         # One partial, no closure: a closure would read a loop's variable after the loop moved on, and a cycle
         # keeps its findings, so every object held is one more for the garbage collector to walk.
-        return Finding(kind, oid, severity, partial(_render, self, kind, fill, *args), due,
-                       f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}")
+        return Finding(kind, oid, severity, partial(_render, self, entry or kind.value, fill, *args), due,
+                       f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}", window)
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
         """The placeholders that describe one tracking event."""
@@ -314,11 +324,11 @@ class _Ctx:
 Fill = Callable[..., dict[str, str]]  # (ctx, *args) -> the placeholders of a finding's texts
 
 
-def _render(c: _Ctx, kind: Kind, fill: Fill, *args: Any) -> Texts:
-    """A finding's title, message and action in the order's language."""
+def _render(c: _Ctx, entry: str, fill: Fill, *args: Any) -> Texts:
+    """A finding's title, message and action (messages.CATALOG[entry]) in the order's language."""
     o = c.order
     title, message, action = messages.render(
-        kind.value, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
+        entry, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
     )
     return titled(title, o), message, action
 
@@ -346,7 +356,8 @@ def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None
     return None
 
 
-def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo) -> datetime | None:
+def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
+                    windows: WindowTable = DEFAULT_TABLE) -> datetime | None:
     """When the order's last window closes; None while a window stays open with no known end."""
     if delivered is not None:
         # After delivery: the time to inspect it, the refund window, and a "not as described" dispute while
@@ -357,6 +368,10 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo) ->
     elif order.protection_ends is not None:
         # Not received: the order completes when protection ends, and a refund can be asked for a while after.
         end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
+        # A PayPal or card window may outlast the marketplace's: the buyer still has a way to get the money back.
+        for row in windows.applicable(order.shop, order.paid_with):
+            if not row.typed_wins and (start := _anchor(row, order, None)[1]) is not None:
+                end = max(end, _utc_at(start, zone, row.length + ENDED_RELEVANCE))
     else:
         return None  # no deadline known: watched until the buyer archives it
     dispute = order.dispute
@@ -370,8 +385,8 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo) ->
 def evaluate(order: Order, hist: History, now: datetime, policy: Policy, *, skip_closed: bool = False) -> list[Finding]:
     """Every finding that holds for this order at `now`; none with `skip_closed` once the order is archived."""
     ctx = _Ctx(order, hist, now, policy)
-    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone)) is not None
-                                           and ctx.now >= end)):
+    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone, ctx.windows))
+                                           is not None and ctx.now >= end)):
         return []
     found: list[Finding] = []
     for rule in _RULES_DELIVERED if ctx.delivered_at is not None else _RULES_OPEN:
@@ -452,13 +467,28 @@ def promised_passed(c: _Ctx, found: list[Finding]) -> None:
 
 
 def protection(c: _Ctx, found: list[Finding]) -> None:
-    """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended'."""
-    ends = c.order.protection_ends
-    if ends is None:
-        return
-    d = _deadline(ends, c.zone, tuple(c.rules.protection_warn), c.rules.holiday_shift, c.lang)
+    """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended': for the
+    typed protection_ends and for each protection window of the order's marketplace and payments."""
+    o = c.order
+    ends, steps, shift = o.protection_ends, tuple(c.rules.protection_warn), c.rules.holiday_shift
+    if ends is not None:
+        _protection_steps(c, found, _deadline(ends, c.zone, steps, shift, c.lang), None)
+    for row in c.windows.applicable(o.shop, o.paid_with):
+        if row.typed_wins and ends is not None:
+            continue  # the buyer typed the marketplace's own date: it wins over the computed one
+        end = _anchor(row, o, None)[2]
+        if end is not None:
+            _protection_steps(c, found, _deadline(end, c.zone, steps, shift, c.lang), row)
+
+
+def _protection_steps(c: _Ctx, found: list[Finding], d: _Deadline, row: Window | None) -> None:
+    """The ended finding, or the latest warning step reached, for one window (`row` None: the typed one)."""
+    # A computed window's keys hold its name: the typed protection's keys, already in the log, stay as they were.
+    key, name = (f"{row.name}:{d.stamp}", row.name) if row else (d.stamp, TYPED)
+    entry = "window_ended" if row else ""
     if c.now >= d.utc:
-        found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, d.stamp, d.at, _deadline_params, d.at))
+        found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, key, d.at, _ended_params, d.at, row,
+                               entry=entry, window=name))
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
     # A longer step warns earlier (its stretch holds the same holidays or more), so the steps reached
@@ -473,8 +503,9 @@ def protection(c: _Ctx, found: list[Finding]) -> None:
     step, shift = reached
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
     severity = Severity.URGENT if (c.local(d.at).date() - c.local_today).days <= 3 else Severity.WARNING
-    found.append(c.finding(Kind.PROTECTION_ENDING, severity, f"{d.stamp}:{format_duration(step)}", d.at,
-                           _ending_params, d.at, shift))
+    found.append(c.finding(Kind.PROTECTION_ENDING, severity, f"{key}:{format_duration(step)}", d.at,
+                           _window_params if row else _ending_params, d.at, shift, *((row,) if row else ()),
+                           entry="window_ending" if row else "", window=name))
 
 
 def long_wait(c: _Ctx, found: list[Finding]) -> None:
@@ -575,6 +606,28 @@ def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
     return {**_deadline_params(c, deadline), "left": _left(deadline, c), "holiday": holiday}
 
 
+def _window_params(c: _Ctx, deadline: datetime, holiday: str, row: Window) -> dict[str, str]:
+    return {**_ending_params(c, deadline, holiday), "window": row.text(row.title, c.lang),
+            "computed": computed_from(row, c.order, None, c.lang, c.zone), "do": row.text(row.action, c.lang)}
+
+
+def _ended_params(c: _Ctx, deadline: datetime, row: Window | None) -> dict[str, str]:
+    """'ended' for the typed date or a window: with the next window still open, and what to do in it."""
+    after = [w for w in order_windows(c.order, None, c.zone, c.windows)
+             if w.ends is not None and w.ends > c.now and w.name != (row.name if row else TYPED)]
+    params = _deadline_params(c, deadline)
+    if row is not None:
+        params |= {"window": row.text(row.title, c.lang), "computed": computed_from(row, c.order, None, c.lang, c.zone)}
+    if not after:
+        return params | {"next": "", "next_do": messages.fragment("next_none", c.lang)}
+    nxt = min(after, key=lambda w: w.ends or deadline)
+    opens = nxt.opens is not None and nxt.opens > c.now
+    return params | {
+        "next": messages.fragment("next_opens" if opens else "next_open", c.lang, window=nxt.title,
+                                  opens=c.day(nxt.opens), deadline=fmt_deadline(c.local(nxt.ends), c.lang)),
+        "next_do": nxt.row.text(nxt.row.action, c.lang) if nxt.row else messages.fragment("next_typed", c.lang)}
+
+
 def _dispute_params(c: _Ctx) -> dict[str, str]:
     d = c.order.dispute
     assert d is not None
@@ -593,6 +646,78 @@ def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
     assert at is not None
     refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
     return {"delivered": c.day(at), "refund": refund}
+
+
+# ---------------------------------------------------------------- protection windows
+
+
+ENDED_RELEVANCE = timedelta(days=7)  # a window's "ended" alert is still sent this long after it closed
+# What each anchor of windows.ANCHORS is, for an order and its delivery (None while not received).
+_ANCHORS: dict[str, Callable[[Order, datetime | None], date | datetime | None]] = {
+    "ordered": lambda o, delivered: o.ordered_on,
+    "delivery": lambda o, delivered: delivered,
+    "estimated_delivery": lambda o, delivered: o.estimated_delivery or o.promised_by,
+    "completion": lambda o, delivered: o.protection_ends,  # the order completes when its protection ends
+}
+
+
+def _anchor(row: Window, order: Order, delivered: datetime | None
+            ) -> tuple[str, date | datetime | None, date | datetime | None]:
+    """(the anchor used, its value, the window's end as a watchlist value) for a row; values None when unknown."""
+    for anchor in row.counted_from:
+        start = _ANCHORS[anchor](order, delivered)
+        if start is not None:
+            # A date plus whole days stays a date, which _deadline caches like a typed protection_ends.
+            whole = isinstance(start, datetime) or not row.length % _ONE_DAY
+            return anchor, start, start + row.length if whole else datetime.combine(start, _MIDNIGHT) + row.length
+    return row.counted_from[0], None, None
+
+
+class OrderWindow(NamedTuple):
+    """One protection window of an order, for status, report and the 'next one still open'."""
+
+    name: str  # the table's row, or TYPED
+    title: str
+    opens: datetime | None  # in the watchlist's zone; None: open from the start
+    ends: datetime | None  # in the watchlist's zone; None: its anchor is not known yet (not delivered…)
+    source: str  # where the figures come from
+    computed: str  # how the end was computed, and from what ("" for the typed one)
+    row: Window | None  # None: the typed protection_ends
+
+    def as_json(self) -> dict[str, object]:
+        """The shape `status --json` and the JSON report give a window."""
+        return {"window": self.name, "title": self.title, "opens": self.opens.isoformat() if self.opens else None,
+                "ends": self.ends.isoformat() if self.ends else None, "source": self.source,
+                "computed": self.computed or None, "estimate": bool(self.row and self.row.estimate)}
+
+
+def order_windows(order: Order, delivered: datetime | None, zone: ZoneInfo, windows: WindowTable, lang: str = "en"
+                  ) -> list[OrderWindow]:
+    """Every protection window of the order, the typed protection_ends first, then the table's rows in order."""
+    ends = order.protection_ends
+    out = []
+    if ends is not None:
+        out.append(OrderWindow(TYPED, messages.fragment("typed_title", lang), None, instant(ends, zone),
+                               messages.fragment("typed_source", lang), "", None))
+    for row in windows.applicable(order.shop, order.paid_with):
+        if row.typed_wins and ends is not None:
+            continue
+        _, start, end = _anchor(row, order, delivered)
+        opens = instant(start, zone) + row.opens_after if start is not None and row.opens_after else None
+        out.append(OrderWindow(row.name, row.text(row.title, lang), opens,
+                               None if end is None else instant(end, zone),
+                               row.source, computed_from(row, order, delivered, lang, zone).strip(), row))
+    return out
+
+
+def computed_from(row: Window, order: Order, delivered: datetime | None, lang: str, zone: ZoneInfo) -> str:
+    """' Computed: 30 days after the estimated delivery date (18 Nov 2026); source: …', or an estimate's words."""
+    anchor, start, _ = _anchor(row, order, delivered)
+    length = days(row.length.days, lang) if not row.length % _ONE_DAY else format_duration(row.length)
+    when = messages.fragment("unknown_yet", lang) if start is None else fmt_date(
+        start.astimezone(zone) if isinstance(start, datetime) and start.tzinfo else start, lang)
+    return messages.fragment("estimate" if row.estimate else "computed", lang, length=length, source=row.source,
+                             anchor=row.text(ANCHOR_NAMES[anchor], lang), start=when)
 
 
 # ---------------------------------------------------------------- helpers
