@@ -174,6 +174,18 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "d'écran.",
         ),
     },
+    "window_refund_ending": {  # a window counted from the delivery, for a delivered order (kind refund_window_ending)
+        "en": (
+            "{window} ends in {left}",
+            "{window} ends on {deadline}.{computed}{holiday}",
+            "Anything wrong with the item? {do} After that date it is too late.",
+        ),
+        "fr": (
+            "{window} : fin dans {left}",
+            "{window} se termine le {deadline}.{computed}{holiday}",
+            "Un problème avec l'article ? {do} Après cette date il sera trop tard.",
+        ),
+    },
     "window_ended": {
         "en": (
             "{window} has ended, parcel not delivered",

@@ -365,6 +365,9 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
         end = delivered + max(DELIVERED_RELEVANCE, order.refund_window or _ZERO)
         if order.protection_ends is not None:
             end = max(end, _utc_at(order.protection_ends, zone))
+        for row in windows.applicable(order.shop, order.paid_with):
+            if _after_delivery(row, order):
+                end = max(end, delivered + row.length)
     elif order.protection_ends is not None:
         # Not received: the order completes when protection ends, and a refund can be asked for a while after.
         end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
@@ -547,16 +550,30 @@ def delivered(c: _Ctx, found: list[Finding]) -> None:
 
 
 def refund_window_ending(c: _Ctx, found: list[Finding]) -> None:
-    """Warn before the refund window after delivery closes."""
-    if c.delivered_at is None or not c.order.refund_window:
+    """Warn before the refund window after delivery closes: the typed refund_window, and each protection window
+    counted from the delivery (eBay Money Back Guarantee, Alibaba Trade Assurance)."""
+    if c.delivered_at is None:
         return
-    end = c.delivered_at + c.order.refund_window
+    o = c.order
+    if o.refund_window:
+        _refund_warning(c, found, c.delivered_at + o.refund_window, None)
+    for row in c.windows.applicable(o.shop, o.paid_with):
+        if _after_delivery(row, o):
+            _refund_warning(c, found, c.delivered_at + row.length, row)
+
+
+def _refund_warning(c: _Ctx, found: list[Finding], end: datetime, row: Window | None) -> None:
+    """One warning refund_window_warn before `end`; a window's key holds its name, the typed one's is unchanged."""
     if c.now >= end:
         return
     warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c.zone, c.rules.holiday_shift, c.lang)
     if warn_at <= c.now:
-        found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), end,
-                               _ending_params, end, shift))
+        if row is None:
+            found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), end,
+                                   _ending_params, end, shift))
+        else:
+            found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, f"{row.name}:{end.isoformat()}", end,
+                                   _window_params, end, shift, row, entry="window_refund_ending", window=row.name))
 
 
 Rule = Callable[[_Ctx, list[Finding]], None]  # appends what it finds
@@ -608,12 +625,12 @@ def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
 
 def _window_params(c: _Ctx, deadline: datetime, holiday: str, row: Window) -> dict[str, str]:
     return {**_ending_params(c, deadline, holiday), "window": row.text(row.title, c.lang),
-            "computed": computed_from(row, c.order, None, c.lang, c.zone), "do": row.text(row.action, c.lang)}
+            "computed": computed_from(row, c.order, c.delivered_at, c.lang, c.zone), "do": row.text(row.action, c.lang)}
 
 
 def _ended_params(c: _Ctx, deadline: datetime, row: Window | None) -> dict[str, str]:
     """'ended' for the typed date or a window: with the next window still open, and what to do in it."""
-    after = [w for w in order_windows(c.order, None, c.zone, c.windows)
+    after = [w for w in order_windows(c.order, None, c.zone, c.windows, c.lang)
              if w.ends is not None and w.ends > c.now and w.name != (row.name if row else TYPED)]
     params = _deadline_params(c, deadline)
     if row is not None:
@@ -671,6 +688,11 @@ def _anchor(row: Window, order: Order, delivered: datetime | None
             whole = isinstance(start, datetime) or not row.length % _ONE_DAY
             return anchor, start, start + row.length if whole else datetime.combine(start, _MIDNIGHT) + row.length
     return row.counted_from[0], None, None
+
+
+def _after_delivery(row: Window, order: Order) -> bool:
+    """A window counted from the delivery (eBay, Trade Assurance), not replaced by a typed protection_ends."""
+    return row.counted_from[0] == "delivery" and not (row.typed_wins and order.protection_ends is not None)
 
 
 class OrderWindow(NamedTuple):
