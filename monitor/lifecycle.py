@@ -27,7 +27,7 @@ class Archived:
 
 def closes_at(order: Order, hist: History, zone: ZoneInfo, windows: WindowTable = DEFAULT_TABLE) -> datetime | None:
     """When the order's last window closes; None while a window stays open with no known end."""
-    return last_window_end(order, delivered_at(order, hist, zone), zone, windows)
+    return last_window_end(order, delivered_at(order, hist, zone), zone, windows.applicable(order.shop, order.paid_with))
 
 
 def archived(order: Order, hist: History, now: datetime, zone: ZoneInfo,

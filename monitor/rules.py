@@ -143,14 +143,24 @@ class Policy(NamedTuple):
     zone: ZoneInfo
     language: str = "en"
     windows: WindowTable = DEFAULT_TABLE  # the protection windows by marketplace and payment
+    rows: tuple[Window, ...] | None = None  # the order's rows of `windows`; None: looked up at each evaluation
 
 
 def order_policies(orders: Sequence[Order], base: Rules, zone: ZoneInfo, lang: str,
                    windows: WindowTable = DEFAULT_TABLE) -> list[tuple[Order, Policy]]:
     """Each order with its Policy: worked out once per load of the watchlist, not at every cycle."""
-    shared = Policy(base, zone, lang, windows)  # most orders override no rule: one Policy serves them all
-    return [(order, shared if (rules := order.rules(base)) is base else Policy(rules, zone, lang, windows))
-            for order in orders]
+    # Most orders override no rule: one Policy serves all those with the same windows (a few shops and payments).
+    shared: dict[tuple[Window, ...], Policy] = {}
+    out = []
+    for order in orders:
+        rows = windows.applicable(order.shop, order.paid_with)
+        if (rules := order.rules(base)) is not base:
+            out.append((order, Policy(rules, zone, lang, windows, rows)))
+        elif (policy := shared.get(rows)) is not None:
+            out.append((order, policy))
+        else:
+            out.append((order, shared.setdefault(rows, Policy(base, zone, lang, windows, rows))))
+    return out
 
 
 Texts = tuple[str, str, str]  # (title, message, action)
@@ -275,10 +285,12 @@ def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = No
 class _Ctx:
     """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "windows")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "windows", "rows")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
         self.order, self.hist, self.rules, self.windows = order, hist, policy.rules, policy.windows
+        rows = policy.rows  # the order's protection windows
+        self.rows = rows if rows is not None else policy.windows.applicable(order.shop, order.paid_with)
         self.now = now if now.tzinfo is UTC else now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         received = delivered_at(order, hist, policy.zone)
@@ -311,7 +323,8 @@ class _Ctx:
         oid = self.order.id
         # One partial, no closure: a closure would read a loop's variable after the loop moved on, and a cycle
         # keeps its findings, so every object held is one more for the garbage collector to walk.
-        return Finding(kind, oid, severity, partial(_render, self, entry or kind.value, fill, *args), due,
+        # A Kind is its value as text: no .value, read for each of the many findings a cycle makes.
+        return Finding(kind, oid, severity, partial(_render, self, entry or kind, fill, *args), due,
                        f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}", window)
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
@@ -357,24 +370,25 @@ def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None
 
 
 def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
-                    windows: WindowTable = DEFAULT_TABLE) -> datetime | None:
-    """When the order's last window closes; None while a window stays open with no known end."""
+                    rows: Sequence[Window] = ()) -> datetime | None:
+    """When the order's last window closes, `rows` its protection windows (WindowTable.applicable); None while a
+    window stays open with no known end."""
     if delivered is not None:
         # After delivery: the time to inspect it, the refund window, and a "not as described" dispute while
         # protection runs.
         end = delivered + max(DELIVERED_RELEVANCE, order.refund_window or _ZERO)
         if order.protection_ends is not None:
             end = max(end, _utc_at(order.protection_ends, zone))
-        for row in windows.applicable(order.shop, order.paid_with):
+        for row in rows:
             if _after_delivery(row, order):
                 end = max(end, delivered + row.length)
     elif order.protection_ends is not None:
         # Not received: the order completes when protection ends, and a refund can be asked for a while after.
         end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
         # A PayPal or card window may outlast the marketplace's: the buyer still has a way to get the money back.
-        for row in windows.applicable(order.shop, order.paid_with):
+        for row in rows:
             if not row.typed_wins and (start := _anchor(row, order, None)[1]) is not None:
-                end = max(end, _utc_at(start, zone, row.length + ENDED_RELEVANCE))
+                end = max(end, _utc_at(start, zone, row.length))
     else:
         return None  # no deadline known: watched until the buyer archives it
     dispute = order.dispute
@@ -388,7 +402,7 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
 def evaluate(order: Order, hist: History, now: datetime, policy: Policy, *, skip_closed: bool = False) -> list[Finding]:
     """Every finding that holds for this order at `now`; none with `skip_closed` once the order is archived."""
     ctx = _Ctx(order, hist, now, policy)
-    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone, ctx.windows))
+    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone, ctx.rows))
                                            is not None and ctx.now >= end)):
         return []
     found: list[Finding] = []
@@ -473,36 +487,39 @@ def protection(c: _Ctx, found: list[Finding]) -> None:
     """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended': for the
     typed protection_ends and for each protection window of the order's marketplace and payments."""
     o = c.order
-    ends, steps, shift = o.protection_ends, tuple(c.rules.protection_warn), c.rules.holiday_shift
+    ends, rows = o.protection_ends, c.rows
+    if ends is None and not rows:
+        return
+    steps, shift = tuple(c.rules.protection_warn), c.rules.holiday_shift
     if ends is not None:
         _protection_steps(c, found, _deadline(ends, c.zone, steps, shift, c.lang), None)
-    for row in c.windows.applicable(o.shop, o.paid_with):
+    for row in rows:
         if row.typed_wins and ends is not None:
             continue  # the buyer typed the marketplace's own date: it wins over the computed one
-        end = _anchor(row, o, None)[2]
-        if end is not None:
-            _protection_steps(c, found, _deadline(end, c.zone, steps, shift, c.lang), row)
+        start = _anchor(row, o, None)[1]
+        if start is not None:
+            _protection_steps(c, found, _deadline(_window_end(row, start), c.zone, steps, shift, c.lang), row)
 
 
 def _protection_steps(c: _Ctx, found: list[Finding], d: _Deadline, row: Window | None) -> None:
     """The ended finding, or the latest warning step reached, for one window (`row` None: the typed one)."""
+    warnings = d.warnings
+    if c.now < d.utc and (not warnings or c.now < warnings[0][0]):
+        return  # most windows of most orders: no step reached yet
     # A computed window's keys hold its name: the typed protection's keys, already in the log, stay as they were.
     key, name = (f"{row.name}:{d.stamp}", row.name) if row else (d.stamp, TYPED)
-    entry = "window_ended" if row else ""
     if c.now >= d.utc:
         found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, key, d.at, _ended_params, d.at, row,
-                               entry=entry, window=name))
+                               entry="window_ended" if row else "", window=name))
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
     # A longer step warns earlier (its stretch holds the same holidays or more), so the steps reached
     # come first and the first one not reached ends the search.
-    reached = None
-    for warn_at, step, shift in d.warnings:
+    reached = warnings[0][1:]
+    for warn_at, step, shift in warnings:
         if c.now < warn_at:
             break
         reached = (step, shift)
-    if reached is None:
-        return
     step, shift = reached
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
     severity = Severity.URGENT if (c.local(d.at).date() - c.local_today).days <= 3 else Severity.WARNING
@@ -557,7 +574,7 @@ def refund_window_ending(c: _Ctx, found: list[Finding]) -> None:
     o = c.order
     if o.refund_window:
         _refund_warning(c, found, c.delivered_at + o.refund_window, None)
-    for row in c.windows.applicable(o.shop, o.paid_with):
+    for row in c.rows:
         if _after_delivery(row, o):
             _refund_warning(c, found, c.delivered_at + row.length, row)
 
@@ -668,7 +685,6 @@ def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
 # ---------------------------------------------------------------- protection windows
 
 
-ENDED_RELEVANCE = timedelta(days=7)  # a window's "ended" alert is still sent this long after it closed
 # What each anchor of windows.ANCHORS is, for an order and its delivery (None while not received).
 _ANCHORS: dict[str, Callable[[Order, datetime | None], date | datetime | None]] = {
     "ordered": lambda o, delivered: o.ordered_on,
@@ -678,16 +694,20 @@ _ANCHORS: dict[str, Callable[[Order, datetime | None], date | datetime | None]] 
 }
 
 
-def _anchor(row: Window, order: Order, delivered: datetime | None
-            ) -> tuple[str, date | datetime | None, date | datetime | None]:
-    """(the anchor used, its value, the window's end as a watchlist value) for a row; values None when unknown."""
+def _anchor(row: Window, order: Order, delivered: datetime | None) -> tuple[str, date | datetime | None]:
+    """(the anchor a row is counted from for this order, its value); the value is None while none is known."""
     for anchor in row.counted_from:
         start = _ANCHORS[anchor](order, delivered)
         if start is not None:
-            # A date plus whole days stays a date, which _deadline caches like a typed protection_ends.
-            whole = isinstance(start, datetime) or not row.length % _ONE_DAY
-            return anchor, start, start + row.length if whole else datetime.combine(start, _MIDNIGHT) + row.length
-    return row.counted_from[0], None, None
+            return anchor, start
+    return row.counted_from[0], None
+
+
+def _window_end(row: Window, start: date | datetime) -> date | datetime:
+    """The end of a row's window from its anchor's value, as a watchlist value (a date or a date-time)."""
+    if row.whole_days or isinstance(start, datetime):  # a date plus whole days stays a date, which _deadline caches
+        return start + row.length
+    return datetime.combine(start, _MIDNIGHT) + row.length
 
 
 def _after_delivery(row: Window, order: Order) -> bool:
@@ -724,18 +744,18 @@ def order_windows(order: Order, delivered: datetime | None, zone: ZoneInfo, wind
     for row in windows.applicable(order.shop, order.paid_with):
         if row.typed_wins and ends is not None:
             continue
-        _, start, end = _anchor(row, order, delivered)
+        start = _anchor(row, order, delivered)[1]
         opens = instant(start, zone) + row.opens_after if start is not None and row.opens_after else None
         out.append(OrderWindow(row.name, row.text(row.title, lang), opens,
-                               None if end is None else instant(end, zone),
+                               None if start is None else instant(_window_end(row, start), zone),
                                row.source, computed_from(row, order, delivered, lang, zone).strip(), row))
     return out
 
 
 def computed_from(row: Window, order: Order, delivered: datetime | None, lang: str, zone: ZoneInfo) -> str:
     """' Computed: 30 days after the estimated delivery date (18 Nov 2026); source: …', or an estimate's words."""
-    anchor, start, _ = _anchor(row, order, delivered)
-    length = days(row.length.days, lang) if not row.length % _ONE_DAY else format_duration(row.length)
+    anchor, start = _anchor(row, order, delivered)
+    length = days(row.length.days, lang) if row.whole_days else format_duration(row.length)
     when = messages.fragment("unknown_yet", lang) if start is None else fmt_date(
         start.astimezone(zone) if isinstance(start, datetime) and start.tzinfo else start, lang)
     return messages.fragment("estimate" if row.estimate else "computed", lang, length=length, source=row.source,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +23,8 @@ TYPED = "protection_ends"  # the name of the window the buyer typed, in findings
 
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: a row is hashed by identity, as the rules' caches take it for every order; tables compare rows by value.
+@dataclass(frozen=True, slots=True, eq=False)
 class Window:
     """One row of the table: a protection window, what it is counted from, and what the buyer does in it."""
 
@@ -37,6 +38,11 @@ class Window:
     estimate: bool = False  # not a published limit (a card issuer's chargeback)
     opens_after: timedelta | None = None  # the window opens this long after its anchor (Amazon A-to-z)
     typed_wins: bool = False  # the marketplace's own protection: a typed protection_ends replaces it
+    # Worked out once: the rules ask for every order, and `length % day` costs more than the rest of the sum.
+    whole_days: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "whole_days", not (self.length.seconds or self.length.microseconds))
 
     def text(self, texts: Texts, lang: str) -> str:
         """One of this row's texts in `lang` (en or fr)."""
@@ -114,13 +120,17 @@ class WindowTable:
         return found
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, WindowTable) and self.rows == other.rows
+        return isinstance(other, WindowTable) and [_values(w) for w in self.rows] == [_values(w) for w in other.rows]
 
     def __hash__(self) -> int:
-        return hash(self.rows)
+        return hash(tuple(w.name for w in self.rows))
 
 
 DEFAULT_TABLE = WindowTable(DEFAULT_ROWS)
+
+
+def _values(row: Window) -> tuple[object, ...]:
+    return tuple(getattr(row, f) for f in Window.__dataclass_fields__)
 
 
 def marketplace(shop: str) -> str | None:

@@ -9,10 +9,15 @@ from typing import Any
 
 import pytest
 from helpers import invoke, write_watchlist
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_rules import PARIS, SEC, at, order
+from test_rules_needed import NOW as NEEDED_NOW
+from test_rules_needed import _event
 
+from carriers.model import Status, TrackingEvent
 from monitor.report import build, to_markdown
-from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate
+from monitor.rules import FUTURE_SLACK, Finding, History, Kind, Policy, Severity, evaluate, needed
 from monitor.watchlist import Rules, load_watchlist
 from monitor.windows import DEFAULT_TABLE, NAMES, WindowTable, table
 
@@ -298,3 +303,19 @@ def test_a_watchlist_without_windows_uses_the_shipped_table(tmp_path: Path) -> N
     """No [windows.…] table: the shipped rows, unchanged."""
     path = write_watchlist(tmp_path, OVERRIDES.split("[windows.paypal]")[0])
     assert load_watchlist(path).window_table() is DEFAULT_TABLE
+
+
+WINDOWED = order(shop="eBay", promised_by="2026-06-20", paid_with=["paypal", "card"], tracking="LP00123456789CN")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_event, max_size=12), st.sampled_from(list(Status)), st.integers(0, 40 * 24))
+def test_windows_need_no_other_events_than_rules_needed(events: list[TrackingEvent], status: Status,
+                                                        later: int) -> None:
+    """The windows read only the last delivery of a history, which rules.needed keeps: the same findings either way."""
+    ordered = tuple(sorted(events, key=lambda e: e.time))
+    kept = needed(ordered, NEEDED_NOW + FUTURE_SLACK)
+    for now in (NEEDED_NOW, NEEDED_NOW + timedelta(hours=later)):
+        seen = [[(f.kind, f.key, f.due, f.message) for f in evaluate(WINDOWED, History("demo", status, h), now,
+                                                                      Policy(Rules(), PARIS))] for h in (kept, ordered)]
+        assert seen[0] == seen[1]
