@@ -387,7 +387,7 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
         end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
         # A PayPal or card window may outlast the marketplace's: the buyer still has a way to get the money back.
         for row in rows:
-            if not row.typed_wins and (start := _anchor(row, order, None)[1]) is not None:
+            if not _replaced(row, order) and (start := _anchor(row, order, None)[1]) is not None:
                 end = max(end, _utc_at(start, zone, row.length))
     else:
         return None  # no deadline known: watched until the buyer archives it
@@ -494,10 +494,7 @@ def protection(c: _Ctx, found: list[Finding]) -> None:
     if ends is not None:
         _protection_steps(c, found, _deadline(ends, c.zone, steps, shift, c.lang), None)
     for row in rows:
-        if row.typed_wins and ends is not None:
-            continue  # the buyer typed the marketplace's own date: it wins over the computed one
-        start = _anchor(row, o, None)[1]
-        if start is not None:
+        if not _replaced(row, o) and (start := _anchor(row, o, None)[1]) is not None:
             _protection_steps(c, found, _deadline(_window_end(row, start), c.zone, steps, shift, c.lang), row)
 
 
@@ -710,9 +707,14 @@ def _window_end(row: Window, start: date | datetime) -> date | datetime:
     return datetime.combine(start, _MIDNIGHT) + row.length
 
 
+def _replaced(row: Window, order: Order) -> bool:
+    """The marketplace's own window, and the buyer typed its date (protection_ends): the typed one wins."""
+    return row.typed_wins and order.protection_ends is not None
+
+
 def _after_delivery(row: Window, order: Order) -> bool:
     """A window counted from the delivery (eBay, Trade Assurance), not replaced by a typed protection_ends."""
-    return row.counted_from[0] == "delivery" and not (row.typed_wins and order.protection_ends is not None)
+    return row.counted_from[0] == "delivery" and not _replaced(row, order)
 
 
 class OrderWindow(NamedTuple):
@@ -742,7 +744,7 @@ def order_windows(order: Order, delivered: datetime | None, zone: ZoneInfo, wind
         out.append(OrderWindow(TYPED, messages.fragment("typed_title", lang), None, instant(ends, zone),
                                messages.fragment("typed_source", lang), "", None))
     for row in windows.applicable(order.shop, order.paid_with):
-        if row.typed_wins and ends is not None:
+        if _replaced(row, order):
             continue
         start = _anchor(row, order, delivered)[1]
         opens = instant(start, zone) + row.opens_after if start is not None and row.opens_after else None
