@@ -8,7 +8,7 @@ import re
 import sys
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -655,6 +655,25 @@ def _repeated_ids(raw: object) -> _Found:
     return found
 
 
+def _named_tables(raw: object, handler: ValidatorFunctionWrapHandler, section: str, known: Sequence[str],
+                  which: str) -> dict[str, Any]:
+    """[section.<name>] tables validated, each name one of `known` (none known: any name) or an error that says
+    which were meant, the tables' own errors kept beside it."""
+    found: _Found = []
+    for name, table in (raw.items() if isinstance(raw, Mapping) and known else ()):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean [{section}.{close[0]}]?" if close else f" (expected one of {which}{', '.join(known)})"
+            found.append(((name,), f"unknown {section[:-1]} {_q(name)}{hint}", table))
+    try:
+        tables: dict[str, Any] = handler(raw)
+    except ValidationError as exc:
+        raise (_invalid(found, section, exc.errors()) if found else exc) from None
+    if found:
+        raise _invalid(found, section)
+    return tables
+
+
 class Watchlist(_Section):
     """The whole file."""
 
@@ -696,36 +715,12 @@ class Watchlist(_Section):
     def _known_carrier_tables(cls, raw: object, handler: ValidatorFunctionWrapHandler,
                               info: ValidationInfo) -> dict[str, Any]:
         known = sorted((info.context or {}).get("carriers", ()))
-        found: _Found = []
-        for name, table in (raw.items() if isinstance(raw, Mapping) and known else ()):
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean [carriers.{close[0]}]?" if close else f" (expected one of the installed carriers: {', '.join(known)})"
-                found.append(((name,), f"unknown carrier {_q(name)}{hint}", table))
-        try:
-            tables: dict[str, Any] = handler(raw)
-        except ValidationError as exc:
-            raise (_invalid(found, "carriers", exc.errors()) if found else exc) from None
-        if found:
-            raise _invalid(found, "carriers")
-        return tables
+        return _named_tables(raw, handler, "carriers", known, "the installed carriers: ")
 
     @field_validator("windows", mode="wrap")
     @classmethod
     def _known_windows(cls, raw: object, handler: ValidatorFunctionWrapHandler) -> dict[str, WindowOverride]:
-        found: _Found = []
-        for name, table in (raw.items() if isinstance(raw, Mapping) else ()):
-            if name not in NAMES:
-                close = difflib.get_close_matches(name, NAMES, n=1)
-                hint = f"; did you mean [windows.{close[0]}]?" if close else f" (expected one of: {', '.join(NAMES)})"
-                found.append(((name,), f"unknown window {_q(name)}{hint}", table))
-        try:
-            tables: dict[str, WindowOverride] = handler(raw)
-        except ValidationError as exc:
-            raise (_invalid(found, "windows", exc.errors()) if found else exc) from None
-        if found:
-            raise _invalid(found, "windows")
-        return tables
+        return _named_tables(raw, handler, "windows", NAMES, "the windows: ")
 
     @model_validator(mode="after")
     def _known_tags(self) -> Watchlist:
