@@ -27,7 +27,7 @@ from carriers.base import FetchResult
 from carriers.errors import BadPayloadError, CarrierError, NotFoundError, UnavailableError
 from carriers.http import HttpCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time
+from carriers.model import Shipment, Status, TrackingEvent, aware, handover, read_estimate, read_time
 
 ID = "aftership"
 MAX_NUMBERS = 50  # documented for GET /trackings?tracking_numbers=
@@ -112,8 +112,10 @@ def parse_tracking(tracking: Any, number: str) -> Shipment | CarrierError:
     )
     status = meaning(tracking.get("tag"), tracking.get("subtag"))[1]
     extra = {k: str(tracking[k]) for k in ("slug", "id", "subtag_message") if tracking.get(k)}
+    last_mile = tracking.get("last_mile") or {}  # {tracking_number, slug, …}: the official SDK's TrackingLastMile
     return Shipment(number, ID, status, events, str(tracking.get("subtag") or tracking.get("tag") or ""),
-                    _eta(tracking, number), extra)
+                    _eta(tracking, number), extra,
+                    handover(number, last_mile.get("tracking_number"), last_mile.get("slug")))
 
 
 def parse(payload: Any, numbers: Sequence[str]) -> FetchResult:

@@ -29,7 +29,7 @@ from carriers.base import FetchResult
 from carriers.errors import AuthError, BadPayloadError, CarrierError, NotFoundError, UnavailableError
 from carriers.http import HttpCarrier, HttpSettings, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, read_estimate, read_time
+from carriers.model import Shipment, Status, TrackingEvent, handover, read_estimate, read_time
 
 # actionCode -> what it means for the buyer (meanings from the standerdDesc seen beside each code).
 ACTIONS: dict[str, tuple[K, Status]] = {
@@ -123,9 +123,10 @@ def parse_item(item: dict[str, Any], number: str) -> Shipment | CarrierError:
         status = MODULE_STATUS.get(str(item.get("status") or "").upper(), Status.UNKNOWN)
     eta = read_estimate("cainiao", number, (item.get("globalEtaInfo") or {}).get("deliveryMaxTime"),
                         lambda ms: epoch_ms(ms).date())
-    extra = {k: str(item[f]) for k, f in (("origin", "originCountry"), ("destination", "destCountry"),
-                                          ("last_mile_number", "copyRealMailNo")) if item.get(f)}
-    return Shipment(number, "cainiao", status, events, latest.code if latest else "", eta, extra)
+    extra = {k: str(item[f]) for k, f in (("origin", "originCountry"), ("destination", "destCountry")) if item.get(f)}
+    # copyRealMailNo: the destination carrier's number (public clients read it; realMailNo is the same in prose).
+    return Shipment(number, "cainiao", status, events, latest.code if latest else "", eta, extra,
+                    handover(number, item.get("copyRealMailNo")))
 
 
 def parse(payload: Any, numbers: Sequence[str]) -> FetchResult:

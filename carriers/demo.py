@@ -1,5 +1,8 @@
 """A built-in carrier with scripted shipments, so every tracking alert can be seen without an API key.
 
+DEMO-HANDOVER is handed over to a local carrier under DEMO-LASTMILE, a number this carrier knows too: the
+monitor asks it as it would ask a real destination carrier.
+
 Scripts are replayed relative to the start of the current UTC day, so the demo looks the same
 whenever it is run; a daemon left running on it sees the script move forward one day a day.
 """
@@ -14,7 +17,7 @@ from pydantic import Field
 from carriers.base import Carrier, CarrierSettings, FetchResult
 from carriers.errors import NotFoundError, UnavailableError
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, read_time
+from carriers.model import Handover, Shipment, Status, TrackingEvent, read_time
 
 # number -> (status, [(days before today, hour, kind, code, description, location)])
 SCRIPTS: dict[str, tuple[Status, list[tuple[int, int, K, str, str, str]]]] = {
@@ -44,6 +47,23 @@ SCRIPTS: dict[str, tuple[Status, list[tuple[int, int, K, str, str, str]]]] = {
         (9, 1, K.EXPORTED, "LH_DEPART", "Departed from the origin country", "Ningbo, CN"),
         (2, 14, K.CUSTOMS_HELD, "DO3", "Held by customs: documents requested", "Roissy, FR"),
     ]),
+    "DEMO-PICKUP": (Status.AVAILABLE_FOR_PICKUP, [
+        (9, 9, K.INFO_RECEIVED, "ACCEPT", "Seller shipped the parcel", "Shenzhen, CN"),
+        (7, 2, K.EXPORTED, "LH_DEPART", "Departed from the origin country", "Shenzhen, CN"),
+        (4, 7, K.ARRIVED, "LH_ARRIVE", "Arrived at the destination airport", "Paris, FR"),
+        (2, 10, K.AVAILABLE_FOR_PICKUP, "AG1", "Available for pick-up at the post office",
+         "Lyon Bellecour post office, 10 place Antonin Poncet, Lyon"),
+    ]),
+    "DEMO-HANDOVER": (Status.IN_TRANSIT, [
+        (8, 9, K.INFO_RECEIVED, "ACCEPT", "Seller shipped the parcel", "Yiwu, CN"),
+        (6, 23, K.EXPORTED, "LH_DEPART", "Departed from the origin country", "Yiwu, CN"),
+        (3, 5, K.ARRIVED, "LH_ARRIVE", "Arrived in the destination country", "Liège, BE"),
+        (2, 14, K.IN_TRANSIT, "GTMS_ACCEPT", "Handed over to the local carrier", "Liège, BE"),
+    ]),
+    "DEMO-LASTMILE": (Status.IN_TRANSIT, [
+        (2, 18, K.IN_TRANSIT, "ET3", "Received by the local carrier", "Roissy, FR"),
+        (1, 6, K.IN_TRANSIT, "ET1", "At the delivery office", "Lille, FR"),
+    ]),
     "DEMO-DELIVERED": (Status.DELIVERED, [
         (14, 9, K.INFO_RECEIVED, "ACCEPT", "Seller shipped the parcel", "Shenzhen, CN"),
         (10, 3, K.EXPORTED, "LH_DEPART", "Departed from the origin country", "Shenzhen, CN"),
@@ -51,6 +71,8 @@ SCRIPTS: dict[str, tuple[Status, list[tuple[int, int, K, str, str, str]]]] = {
         (2, 12, K.DELIVERED, "DI1", "Delivered to the letterbox", "Lyon, FR"),
     ]),
 }
+# number -> the destination carrier's number this carrier reports for it.
+HANDOVERS = {"DEMO-HANDOVER": Handover("DEMO-LASTMILE", "demo")}
 NOT_FOUND = "DEMO-NOTFOUND"
 FAILING = "DEMO-FAILING"
 
@@ -92,5 +114,6 @@ class DemoCarrier(Carrier):
                     if (at := read_time(self.id, number, (d, h), lambda dh: today - timedelta(days=dh[0], hours=-dh[1])))
                     is not None
                 ]
-                out[number] = Shipment(number, self.id, status, tuple(events), raw_status=status.value)
+                out[number] = Shipment(number, self.id, status, tuple(events), raw_status=status.value,
+                                       handover=HANDOVERS.get(number))
         return out

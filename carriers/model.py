@@ -113,6 +113,31 @@ def event_key(time: datetime, code: str, description: str, location: str) -> str
     return hashlib.blake2s(raw.encode(), digest_size=10).hexdigest()
 
 
+# What carriers write on the scan that puts a parcel at a pickup point (a counter, a relay shop, a locker), in the
+# languages of the texts this project reads (en, fr, de). Used where the carrier's code alone does not say it: a
+# pickup event is the buyer's cue to go and collect, never an exception.
+PICKUP_TEXT = re.compile(
+    r"(available|ready|waiting|held) for (pick-?up|collection)|awaiting (pick-?up|collection)"
+    r"|(arrived|delivered) (at|to) (the |a )?(pick-?up|collection|access|service) point|ups access point"
+    r"|parcel locker|packstation|disponible (en|au|dans|pour)|en attente de retrait|mis en instance"
+    r"|zur abholung bereit|abholbereit",
+    re.IGNORECASE,
+)
+
+
+def says_pickup(text: str) -> bool:
+    """True when an event's text says the parcel waits at a pickup point for the buyer to collect."""
+    return PICKUP_TEXT.search(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """The destination (last-mile) carrier's own number for a parcel, as a source reported it."""
+
+    number: str
+    carrier: str = ""  # that carrier as the source names it (an adapter id, a slug, a name); "" when not given
+
+
 @dataclass(frozen=True, slots=True)
 class Shipment:
     """A carrier's answer for one tracking number, events oldest first."""
@@ -124,6 +149,7 @@ class Shipment:
     raw_status: str = ""
     estimated_delivery: date | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    handover: Handover | None = None  # the destination carrier's number, when the source reports one
 
     def __post_init__(self) -> None:
         # The last line of defence: an adapter drops out-of-window times as it reads them, with the raw value.
@@ -139,6 +165,17 @@ class Shipment:
             log.warning("%s %s: estimated delivery dropped: %s is outside %s..%s", self.carrier, self.number,
                         self.estimated_delivery.isoformat(), EVENT_TIME_MIN.year, EVENT_TIME_MAX.year)
             object.__setattr__(self, "estimated_delivery", None)
+
+
+_NUMBER = re.compile(r"[A-Z0-9-]{5,40}")
+
+
+def handover(number: str, raw: Any, carrier: Any = "") -> Handover | None:
+    """A Handover for a last-mile number the source reported, None when absent or the same as `number`."""
+    found = re.sub(r"\s+", "", str(raw or "")).upper()
+    if found == number or not _NUMBER.fullmatch(found):  # absent, or prose rather than a number
+        return None
+    return Handover(found, str(carrier or "").strip()[:80])
 
 
 def in_window(value: date) -> bool:

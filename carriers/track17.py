@@ -30,7 +30,7 @@ from carriers.errors import (
 )
 from carriers.http import HttpCarrier, guard
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status, TrackingEvent, aware, read_estimate, read_time
+from carriers.model import Shipment, Status, TrackingEvent, aware, handover, read_estimate, read_time, says_pickup
 
 ID = "17track"
 MAX_NUMBERS = 40  # documented per call for every endpoint (-18010014 beyond)
@@ -179,14 +179,21 @@ def parse_item(item: Any, number: str) -> Shipment | CarrierError:
         else:  # a key stage on the event, or a milestone reached at that very time; else an ordinary scan
             kind = STAGE.get(code or str(milestones.get(ev.get("time_utc")) or ""), K.IN_TRANSIT)
         text = str(ev.get("description") or "")
+        if kind is K.EXCEPTION and (STAGE.get(code) is K.AVAILABLE_FOR_PICKUP or says_pickup(text)):
+            kind = K.AVAILABLE_FOR_PICKUP  # Exception_Other beside "available for pick-up": waiting, not lost
         # Origin and destination carriers may both report the hand-over: keep one copy.
         events.setdefault((when, text), TrackingEvent(when, kind, text, str(ev.get("location") or ""), code, ID))
     eta = ((info.get("time_metrics") or {}).get("estimated_delivery_date") or {})
     providers = ", ".join(str((p.get("provider") or {}).get("name") or "")
                           for p in (info.get("tracking") or {}).get("providers") or ())
     extra = {k: v for k, v in {"carrier_code": str(item.get("carrier") or ""), "providers": providers}.items() if v}
+    latest_kind = max(events.values(), key=lambda e: e.time).kind if events else None
+    if status is Status.EXCEPTION and sub_kind is K.EXCEPTION and latest_kind is K.AVAILABLE_FOR_PICKUP:
+        status = Status.AVAILABLE_FOR_PICKUP
+    misc = info.get("misc_info") or {}  # local_number / local_provider: the last-mile carrier's number and name
     return Shipment(number, ID, status, tuple(events.values()), sub or main,
-                    read_estimate(ID, number, eta.get("to") or eta.get("from")), extra)
+                    read_estimate(ID, number, eta.get("to") or eta.get("from")), extra,
+                    handover(number, misc.get("local_number"), misc.get("local_provider")))
 
 
 def parse(payload: Any, numbers: Sequence[str], now: datetime) -> FetchResult:

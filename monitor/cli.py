@@ -16,25 +16,55 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from carriers.base import load_registry
 from carriers.detect import Candidate, Detection, detect, rank
 from monitor import __version__
-from monitor.config import App, config_path, load_app, privacy_url
-from monitor.cycle import evaluate_all, order_histories, run_cycle
+from monitor.config import App, config_path, load_app, privacy_url, secret_names, secret_origin
+from monitor.cycle import evaluate_all, nothing_new, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES, fmt_when
+from monitor.messages import LANGUAGES, counted, fmt_when
 from monitor.notify import Notifier, print_alert
+from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, delivered_at, instant, most_urgent, order_windows
 from monitor.store import Store, state_failure, state_file
 from monitor.table import print_status
 from monitor.textsafe import printable
 from monitor.watchlist import WINDOW_HINT, in_window
 
-cli = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class _FlagsTakeNoValue:
+    """Typer prints a `<bool>` type beside every flag (--help too), as if it took a value: a flag shows none."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsTakeNoValue, TyperCommand):
+    """A command whose flags show no type in --help."""
+
+
+class _Group(_FlagsTakeNoValue, TyperGroup):
+    """The command group, whose flags show no type in --help."""
+
+
+class _Typer(typer.Typer):
+    """Every command of this CLI is a _Command."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        """typer.Typer.command, with _Command as the default class."""
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+cli = _Typer(
+    cls=_Group, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Watch cross-border orders and get told before a buyer-protection deadline passes.",
 )
 
@@ -71,7 +101,8 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_priority)
-        handler.setFormatter(_SafeFormatter(fmt))
+        # The machine's local time, with its offset: alerts speak the watchlist's zone, which may differ.
+        handler.setFormatter(_SafeFormatter(fmt, datefmt="%Y-%m-%d %H:%M:%S%z"))
     for noisy in ("apscheduler", "httpx", "httpcore", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not verbose:
@@ -100,9 +131,16 @@ def _state_errors(app: App) -> Iterator[None]:
         _fail(state_failure(str(state_file(app.state_dir)), exc))
 
 
-def _load(opts: Opts, clock: Any) -> App:
+def _store(app: App) -> Store:
+    """The app's state; what root creates in the service's state directory is handed back to its owner."""
+    hand_back(app.state_dir)
+    return Store.in_dir(app.state_dir)
+
+
+def _load(opts: Opts, clock: Any, *, sending: bool = False) -> App:
+    """The app; only a command that sends (`sending`) fails on a destination whose secret it cannot read."""
     try:
-        return load_app(opts.config, clock)
+        return load_app(opts.config, clock, sending=sending)
     except MonitorError as exc:
         _fail(exc)
 
@@ -117,12 +155,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _load_at(opts: Opts, now: str | None) -> tuple[App, datetime]:
-    """The app and the instant to evaluate at (--now, read in the watchlist's zone); its clock gives that instant."""
+def _load_at(opts: Opts, now: str | None, *, sending: bool = False, shift: bool = True) -> tuple[App, datetime]:
+    """The app and the instant to evaluate at (--now, read in the watchlist's zone); its clock gives that instant.
+    A demo watchlist's dates follow the day evaluated (`shift`), else they stay at today's."""
     holder = [_now()]
-    app = _load(opts, lambda: holder[0])
+    app = _load(opts, lambda: holder[0], sending=sending)
     holder[0] = _parse_now(now, app)
-    return app.on_day(holder[0]), holder[0]  # a demo watchlist's dates follow the day evaluated, not today
+    return app.on_day(holder[0]) if shift else app, holder[0]
 
 
 def _parse_now(text: str | None, app: App) -> datetime:
@@ -138,6 +177,22 @@ def _parse_now(text: str | None, app: App) -> datetime:
     return instant(value, app.watchlist.monitor.zone).astimezone(UTC)
 
 
+def _order_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of an order id: the ids in the watchlist the command would read (unchecked, quick)."""
+    import tomllib
+
+    root = ctx.find_root().params
+    if root.get("system"):
+        os.environ[SYSTEM_ENV] = "1"
+    try:
+        data = tomllib.loads(config_path(root.get("config")).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    orders = data.get("orders")
+    ids = [str(o.get("id", "")) for o in orders if isinstance(o, dict)] if isinstance(orders, list) else []
+    return [i for i in ids if i.startswith(incomplete)]
+
+
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"tracking-monitor {__version__}")
@@ -147,13 +202,17 @@ def _print_version(value: bool) -> None:
 @cli.callback()
 def main(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Watchlist file (else $TRACKING_MONITOR_CONFIG, else /etc/tracking-monitor/config.toml).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Watchlist file (else $TRACKING_MONITOR_CONFIG, else ~/.config/tracking-monitor/config.toml, or /etc/tracking-monitor/config.toml for root and --system); `paths` shows which.")] = None,
+    system: Annotated[bool, typer.Option("--system", help="Use the service's watchlist, state and secrets "
+                                                          "(/etc/tracking-monitor, /var/lib/tracking-monitor), as root does.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Watch cross-border orders and get told before a buyer-protection deadline passes."""
     _setup_logging(verbose)
+    if system:  # through the environment, so that every part (and a child process) resolves the same paths
+        os.environ[SYSTEM_ENV] = "1"
     ctx.obj = Opts(config, verbose)
 
 
@@ -165,42 +224,57 @@ def validate(ctx: typer.Context) -> None:
                if o.tracking and app.source(o) is None]
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
-    typer.echo(f"{app.path}: ok, {len(app.watchlist.orders)} orders")
+    typer.echo(f"{app.path}: ok, {counted(len(app.watchlist.orders), 'order')}")
 
 
 @cli.command()
 def check(
     ctx: typer.Context,
-    now: Annotated[str | None, typer.Option(help="Evaluate as if at this instant (ISO date or date-time).")] = None,
+    now: Annotated[str | None, typer.Option(help="Preview as if at this instant (ISO date or date-time): records "
+                                                 "and sends nothing unless --record.")] = None,
+    record: Annotated[bool, typer.Option("--record", help="With --now: send and record as a real check would.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Send and record nothing; show what would be sent.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON array of the findings sent.")] = False,
 ) -> None:
     """Run one full cycle (poll what is due, evaluate, notify) and exit."""
-    app, at = _load_at(ctx.obj, now)
+    if record and (dry_run or now is None):
+        _usage("--record goes with --now, and not with --dry-run")
+    # A look at another day is a preview: recording it would mark next week's alerts as sent today.
+    ahead = now is not None and not (record or dry_run)
+    preview = dry_run or ahead
+    # A look ahead keeps a demo's dates at today's, and asks no carrier: it shows what comes if nothing moves.
+    app, at = _load_at(ctx.obj, now, sending=not preview, shift=not ahead)
     out = sys.stderr if as_json else sys.stdout
     with _state_errors(app):
-        store = Store.in_dir(app.state_dir)
-        if not dry_run:
-            store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
-        if dry_run:
+        store = _store(app)
+        if preview:
             real, store = store, store.snapshot()
             real.close()
-        notifier = None if dry_run else Notifier.for_app(app, store, out)
-        result = asyncio.run(_cycle(app, store, at, notifier))
-    if dry_run and not as_json:
-        for f in [*result.new, *result.repeated]:
-            print_alert(f.severity.value, f"(dry run) {f.title}", f"{f.message}\n\n{f.action}", out)
+        else:
+            store.clear_auth_failures()  # each check is a fresh start: a key fixed since is asked again
+        notifier = None if preview else Notifier.for_app(app, store, out)
+        try:
+            result = asyncio.run(_cycle(app, store, at, notifier, polling=not ahead))
+            quiet = "" if result.new or result.repeated else nothing_new(app, store)
+        finally:
+            store.close()
+    sent = [*result.new, *result.repeated]
     if as_json:
-        sent = [*result.new, *result.repeated]
         sys.stdout.write(json.dumps([f.as_json() for f in sent], ensure_ascii=False, indent=2) + "\n")
+        return
+    label = "dry run" if dry_run else f"preview at {fmt_when(at.astimezone(app.watchlist.monitor.zone), 'en')}"
+    for f in sent if preview else ():
+        print_alert(f.severity.value, f"({label}) order {f.order_id}: {f.title}", f"{f.message}\n\n{f.action}", out)
+    if quiet:
+        typer.echo(f"({label}) {quiet}" if preview else quiet)
 
 
-async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None):  # type: ignore[no-untyped-def]
+async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None,  # type: ignore[no-untyped-def]
+                 polling: bool = True):
     try:
-        return await run_cycle(app, store, now, notifier)
+        return await run_cycle(app, store, now, notifier, polling)
     finally:
         await app.aclose()
-        store.close()
 
 
 @cli.command()
@@ -210,10 +284,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Include archived orders.")] = False,
 ) -> None:
-    """A table of the orders: status, last event, countdowns to the deadlines, the most urgent finding."""
+    """The orders: status, last event, countdowns to the deadlines, the most urgent need; fits the terminal."""
     app, at = _load_at(ctx.obj, now)
     with _state_errors(app):
-        store = Store.in_dir(app.state_dir)
+        store = _store(app)
         histories = order_histories(app, store, at)
         findings = evaluate_all(app, store, at, histories)
         store.close()
@@ -225,7 +299,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
-    print_status(shown, len(rows) - len(shown))
+    m = app.watchlist.monitor
+    print_status(shown, len(rows) - len(shown), m.language, at.astimezone(m.zone))
 
 
 def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: datetime) -> dict[str, Any]:
@@ -252,7 +327,9 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "last_event_age_days": (today - last.time.astimezone(zone).date()).days if last else None,
         "days_to_promised": (order.promised_by - today).days if order.promised_by else None,
         "days_to_protection_end": (prot - today).days if prot else None,
-        "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title} if top else None,
+        "top_finding": {"kind": top.kind.value, "severity": top.severity.value, "title": top.title,
+                        "due": top.due.astimezone(zone).isoformat() if top.due else None} if top else None,
+        "handover": {"carrier": ho.carrier or None, "number": ho.number} if (ho := hist.handover) else None,
         "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
         "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
         "windows": [w.as_json() for w in windows],
@@ -270,6 +347,55 @@ def run(ctx: typer.Context) -> None:
     except MonitorError as exc:
         _fail(exc)
     raise typer.Exit(status)  # 1: it stopped on a damaged state, so that systemd restarts it
+
+
+@cli.command("paths")
+def paths_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead of lines.")] = False,
+) -> None:
+    """Which watchlist, state directory and secrets the commands use here, and why (never a secret's value)."""
+    found = resolve(ctx.obj.config)
+    config = found.config.path
+    assert config is not None
+    app, problem = None, ""
+    if config.is_file():
+        try:
+            app = load_app(ctx.obj.config, _now, sending=False)
+            asyncio.run(app.aclose())
+        except MonitorError as exc:
+            problem = str(exc.problems[0] if isinstance(exc, ConfigError) else exc)
+    else:
+        problem = f"no watchlist there: {missing_config_hint(found)}"
+    state = app.state_place if app else found.state
+    secrets = {name: secret_origin(name) for name in secret_names(app.watchlist if app else None)}
+    if as_json:
+        typer.echo(json.dumps({
+            "mode": "system" if found.system else "user", "mode_why": found.mode_why,
+            "config": {"path": str(config), "why": found.config.why, "exists": config.is_file(),
+                       "problem": problem or None},
+            "state": {"path": str(state.path), "why": state.why},
+            "secrets_dir": {"path": str(found.secrets.path) if found.secrets.path else None, "why": found.secrets.why},
+            "secrets": {name: {"found": ok, "from": where} for name, (ok, where) in secrets.items()},
+        }, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"mode     {'system' if found.system else 'user'}: {found.mode_why}")
+    typer.echo(f"config   {config}  ({found.config.why})" + (f"\n         {problem}" if problem else ""))
+    typer.echo(f"state    {state.path}  ({state.why})")
+    typer.echo(f"secrets  {found.secrets.path or '-'}  ({found.secrets.why})")
+    width = max(map(len, secrets))
+    for name, (ok, where) in secrets.items():
+        typer.echo(f"  {name:<{width}}  {'found in ' if ok else ''}{where}")
+    typer.echo("A secret NAME is read from $TRACKING_MONITOR_<NAME>, else from the file NAME (or NAME.cred, "
+               "opened with systemd-creds) in the secrets directory.")
+
+
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the watchlist's JSON Schema, for TOML editors (taplo, Even Better TOML) to complete and check keys."""
+    from monitor.schema import watchlist_schema
+
+    typer.echo(json.dumps(watchlist_schema(load_registry()), ensure_ascii=False, indent=2))
 
 
 @cli.command("detect")
@@ -342,21 +468,29 @@ def _print_detection(found: Detection, ranked: list[tuple[Candidate, str]], path
 @cli.command()
 def report(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id, as in the watchlist.")],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html or json (default: from --output's "
+    order_id: Annotated[str, typer.Argument(help="The order's id, as in the watchlist.", autocompletion=_order_ids)],
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html, json or pdf (default: from --output's "
                                                                       "extension, else md).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
-    language: Annotated[str | None, typer.Option(help="en or fr (default: [monitor].language).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (.md, .html, .json or "
+                                                                        ".pdf), not stdout.")] = None,
+    language: Annotated[str | None, typer.Option(help="en or fr (default: the watchlist's language).")] = None,
     now: Annotated[str | None, typer.Option(help="Make the report as if at this instant.")] = None,
 ) -> None:
-    """An evidence report for a dispute: facts, every stored tracking event, alerts sent, a dispute text, a SHA-256."""
-    from monitor.report import FORMATS, build, to_markdown
+    """An evidence report for a dispute (facts, every stored tracking event, a SHA-256); your notes go to stderr."""
+    from monitor.report import EXTENSIONS, FORMATS, build, to_markdown, to_notes
     from monitor.report_html import to_html
+    from monitor.report_pdf import print_pdf
 
-    suffix = output.suffix.lower().lstrip(".") if output else ""
-    fmt = (fmt or {"htm": "html", "markdown": "md"}.get(suffix, suffix if suffix in FORMATS else "md")).lower()
+    if fmt is None and output is not None and output.suffix:
+        fmt = EXTENSIONS.get(output.suffix.lower().lstrip("."))
+        if fmt is None:
+            _usage(f"--output {output.name}: unknown extension {output.suffix!r}; expected one of "
+                   f"{', '.join('.' + e for e in EXTENSIONS)}, or give --format")
+    fmt = (fmt or "md").lower()
     if fmt not in FORMATS:
         _usage(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "pdf" and output is None and sys.stdout.isatty():
+        _usage("--format pdf: a PDF is not printed on a terminal; give --output FILE.pdf or redirect stdout")
     app, at = _load_at(ctx.obj, now)
     lang = language or app.watchlist.monitor.language
     if lang not in LANGUAGES:
@@ -365,22 +499,28 @@ def report(
     with _state_errors(app):
         if order is None:
             raise UnknownOrder(app.path, order_id, [o.id for o in app.watchlist.orders])
-        store = Store.in_dir(app.state_dir)
+        store = _store(app)
         try:
             hist = order_histories(app, store, at, [order])[order.id]  # the same route to a carrier as the daemon's
             numbers = store.numbers_of(order.id)
-            wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])))
+            wanted = list(dict.fromkeys([n for n, _ in numbers] + ([order.tracking] if order.tracking else [])
+                                        + ([hist.handover.number] if hist.handover else [])))
             events, alerts = store.events_of(wanted), store.alerts_of(order.id)
         finally:
             store.close()
         r = build(order, hist, numbers, events, alerts, carrier=hist.carrier, polled=app.source(order) is not None,
                   zone=app.watchlist.monitor.zone, now=at, lang=lang, windows=app.windows)
-        text = {"md": to_markdown, "html": to_html, "json": _json_report}[fmt](r)
+        render = {"md": to_markdown, "html": to_html, "json": _json_report}
+        data = print_pdf(to_html(r)) if fmt == "pdf" else render[fmt](r).encode("utf-8")
         if output is None:
-            sys.stdout.write(text)
-            return
-        write_atomic(output, text.encode("utf-8"))
-    typer.echo(f"{output}: {fmt} report of order {order.id}, SHA-256 {r.sha256}", err=True)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            write_atomic(output, data)
+            typer.echo(f"{output}: {fmt} report of order {order.id}, SHA-256 {r.sha256}", err=True)
+    # The buyer's own notes never go into the evidence: they follow it on stderr.
+    typer.echo("\n" + to_notes(r), err=True, nl=False)
 
 
 def _json_report(r: Any) -> str:
@@ -433,7 +573,7 @@ def add(
 @cli.command("set")
 def set_(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id.", autocompletion=_order_ids)],
     assignments: Annotated[list[str], typer.Argument(metavar="KEY=VALUE...", help="e.g. protection_ends=2026-12-23 "
                                                      "tracking=LP00123456789012 dispute.opened_on=2026-12-10; "
                                                      "KEY= removes the key.")],
@@ -450,7 +590,7 @@ def set_(
 @cli.command()
 def remove(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id.", autocompletion=_order_ids)],
     dry_run: Annotated[bool, _DRY_RUN] = False,
 ) -> None:
     """Remove an order and its own comment lines from the watchlist (its stored history stays in the state)."""
@@ -460,11 +600,49 @@ def remove(
 @cli.command()
 def archive(
     ctx: typer.Context,
-    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id.", autocompletion=_order_ids)],
     dry_run: Annotated[bool, _DRY_RUN] = False,
 ) -> None:
     """Mark an order archived = true: no more polling or alerts, hidden from status; report still works."""
     _edit(ctx, lambda e: e.set(order_id, {"archived": "true"}), dry_run)
+
+
+@cli.command("import")
+def import_(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(metavar="SOURCE...", help="An .eml file, an mbox file, a Maildir "
+                                                 "folder, or - for pasted text on standard input.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"imported": [...], "updated": [...], '
+                                          '"skipped": [...]}.')] = False,
+) -> None:
+    """Read orders, tracking numbers and deadlines from marketplace mails into the watchlist; never overwrites."""
+    from monitor.inbox import import_mails, read_source
+
+    path = config_path(ctx.obj.config)
+    stdin = sys.stdin.read() if "-" in sources else None
+    try:
+        mails = [m for source in sources for m in read_source(source, stdin, _now().date())]
+        outcome, diff = import_mails(path, mails, load_registry(), dry_run)
+    except MonitorError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(outcome.as_json(), ensure_ascii=False, indent=2, default=str))
+        return
+    for section, items in (("imported", outcome.imported), ("updated", outcome.updated), ("skipped", outcome.skipped)):
+        for it in items:
+            detail = it.get("why") or ", ".join(it["changes"])
+            number = f"  {it['tracking']}" if section == "skipped" and it["tracking"] else ""
+            typer.echo(printable(f"{section:<9}{it['order'] or '-'}  {it['shop'] or '-'}{number}  {detail}  "
+                                 f"({it['source']})", newlines=False))
+    if dry_run:
+        typer.echo(diff, nl=False)
+        typer.echo("(dry run: nothing written)")
+    elif outcome.imported or outcome.updated:
+        typer.echo(f"saved {path} (the previous version is in {path.name}.bak); a running tracking-monitor picks it "
+                   "up within seconds")
+    else:
+        typer.echo(f"{path}: nothing to change")
 
 
 @cli.command("notify-test")
@@ -473,7 +651,7 @@ def notify_test(
     destination: Annotated[list[str] | None, typer.Option("--destination", "-d", help="Only this destination (by name); may be repeated.")] = None,
 ) -> None:
     """Send one test message to each destination; print each one's result; exit 1 if any failed."""
-    app = _load(ctx.obj, _now)
+    app = _load(ctx.obj, _now, sending=True)
     by_name = {d.name or d.id: d.id for d in app.destinations.values()}
     unknown = [n for n in destination or () if n not in by_name]
     for name in unknown:
@@ -504,7 +682,7 @@ def outbox(
     """Alerts not delivered yet: waiting, held by quiet hours, retrying (with the last error), or expired."""
     app = _load(ctx.obj, _now)
     with _state_errors(app):
-        store = Store.in_dir(app.state_dir)
+        store = _store(app)
         rows = Notifier.for_app(app, store).report(_now())
         store.close()
     if as_json:
@@ -523,7 +701,7 @@ def outbox(
                 "expired": "gave up {}", "orphaned": "its destination is no longer in the watchlist"}[str(r["state"])]
         if "{}" in then:
             then = then.format(local(r["expired"] or r["next_attempt"]))
-        attempts = f"{r['attempts']} attempt{'' if r['attempts'] == 1 else 's'}"
+        attempts = counted(int(r["attempts"]), "attempt")
         title, error = printable(str(r["title"]), newlines=False), printable(str(r["last_error"]), newlines=False)
         typer.echo(f"{r['state']:<9}{str(r['severity']).upper():<8}{printable(r['order'] or '-')}  {title}\n"
                    f"         to {r['destination']}; queued {local(r['queued'])}, {attempts}; {then}"
@@ -541,6 +719,7 @@ def backup_command(
 
     app = _load(ctx.obj, _now)
     source = state_file(app.state_dir)
+    hand_back(app.state_dir)
     with _state_errors(app):
         if to is None:
             day = _now().astimezone(app.watchlist.monitor.zone).date()

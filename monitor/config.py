@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from carriers.base import Carrier, Clock, build_settings, load_registry
 from carriers.detect import AGGREGATORS, rank
 from carriers.http import CREDENTIAL_FIELDS, env_id
+from carriers.model import Handover
 from monitor.errors import ConfigError, Problem
+from monitor.paths import Place, missing_config_hint, read_secret_file, resolve
 from monitor.rules import Finding, Policy, Severity, order_policies
-from monitor.store import default_state_dir
 from monitor.watchlist import (
     Order,
     QuietHours,
@@ -38,14 +39,23 @@ from monitor.windows import WindowTable
 
 log = logging.getLogger("tracking_monitor")
 
-DEFAULT_CONFIG = Path("/etc/tracking-monitor/config.toml")
 TERMINAL = "terminal"
 
 
 def secrets_dir() -> Path | None:
-    """Where secret files live: $TRACKING_MONITOR_SECRETS_DIR, else systemd's $CREDENTIALS_DIRECTORY."""
-    found = os.environ.get("TRACKING_MONITOR_SECRETS_DIR") or os.environ.get("CREDENTIALS_DIRECTORY")
-    return Path(found) if found and Path(found).is_dir() else None
+    """Where secret files live: $TRACKING_MONITOR_SECRETS_DIR, $CREDENTIALS_DIRECTORY, or the service's (see paths)."""
+    return resolve().secrets.path
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """Each field from the secret file of the same name (systemd LoadCredential=), read like every other secret."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return secret_file(field_name)[0], field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {name: self.get_field_value(None, name)[0] for name in self.settings_cls.model_fields}
+        return {name: value for name, value in found.items() if value is not None}
 
 
 class EnvSettings(BaseSettings):
@@ -53,7 +63,6 @@ class EnvSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRACKING_MONITOR_", extra="ignore")
 
-    config: Path | None = None
     notify_urls: str = ""  # several URLs separated by spaces, commas or new lines
 
     @classmethod
@@ -66,7 +75,7 @@ class EnvSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment first, then files like `notify_urls` in the secrets directory (systemd LoadCredential)."""
-        return init_settings, env_settings, SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir(), env_prefix="")
+        return init_settings, env_settings, _SecretFiles(settings_cls)
 
     def urls(self) -> list[str]:
         """The notification URLs given outside the watchlist."""
@@ -80,8 +89,10 @@ def carrier_secrets(cid: str, cls: type[Carrier]) -> dict[str, str]:
 
 
 def config_path(cli_value: Path | None) -> Path:
-    """--config, else $TRACKING_MONITOR_CONFIG, else /etc/tracking-monitor/config.toml."""
-    return cli_value or EnvSettings().config or DEFAULT_CONFIG
+    """--config, else $TRACKING_MONITOR_CONFIG, else the user's or the service's watchlist (see monitor.paths)."""
+    found = resolve(cli_value).config.path
+    assert found is not None
+    return found
 
 
 def destination_id(url: str) -> str:
@@ -129,12 +140,34 @@ def url_problem(url: str) -> str | None:
 
 def read_secret(name: str) -> str | None:
     """A secret by name: $TRACKING_MONITOR_<NAME>, else the file <name> in the secrets directory."""
-    if value := os.environ.get(secret_env(name), "").strip():
-        return value
+    return os.environ.get(secret_env(name), "").strip() or secret_file(name)[0]
+
+
+def secret_file(name: str) -> tuple[str | None, str]:
+    """A secret from the secrets directory (a `.cred` file decrypted when root can), or why it is not there."""
     folder = secrets_dir()
-    if folder is not None and (folder / name).is_file():
-        return (folder / name).read_text(encoding="utf-8").strip() or None
-    return None
+    if folder is None:
+        return None, ""
+    return read_secret_file(folder, name)
+
+
+def secret_origin(name: str) -> tuple[bool, str]:
+    """Whether a secret can be read, and from where (never its value), or why not."""
+    if os.environ.get(secret_env(name), "").strip():
+        return True, f"${secret_env(name)}"
+    value, why = secret_file(name)
+    folder = secrets_dir()
+    if value is not None and folder is not None:
+        return True, str(folder / name if (folder / name).is_file() else folder / f"{name}.cred")
+    return False, why or "not set"
+
+
+def secret_names(watchlist: Watchlist | None) -> list[str]:
+    """Every secret this configuration may read: the destinations' url_secret, notify_urls, each carrier's keys."""
+    named = [d.url_secret for d in watchlist.notify.destinations if d.url_secret] if watchlist else []
+    carriers = [f"{cid}_{name}" for cid, cls in load_registry().items()
+                for name in CREDENTIAL_FIELDS if name in cls.Settings.model_fields]
+    return [*named, "notify_urls", *carriers]
 
 
 def secret_env(name: str) -> str:
@@ -200,9 +233,17 @@ class App:
         return self if moved is wl else replace(self, watchlist=moved)  # a new App works out its policies again
 
     @property
+    def state_place(self) -> Place:
+        """Where the state database lives, and why there."""
+        m = self.watchlist.monitor
+        return resolve().state_for(m.state_dir, demo=m.shift_dates_from is not None)
+
+    @property
     def state_dir(self) -> Path:
         """Where the state database lives."""
-        return self.watchlist.monitor.state_dir or default_state_dir()
+        found = self.state_place.path
+        assert found is not None
+        return found
 
     def sources(self, order: Order, routes: dict[str, str] | None = None) -> list[tuple[str, str]]:
         """(carrier id, number) pairs to ask for an order, best first: a named carrier, the carrier that
@@ -220,6 +261,16 @@ class App:
         """(carrier id, number) to poll for an order, or None when no usable carrier can be asked."""
         chain = self.sources(order, routes)
         return chain[0] if chain else None
+
+    def follow(self, handover: Handover) -> tuple[str, str] | None:
+        """The (carrier id, number) to ask about a handed-over parcel: the carrier the source names, else the one
+        the number's format points at, when configured and not an aggregator (an aggregator already follows the
+        last mile); None when there is none."""
+        named = [handover.carrier] if handover.carrier in self.carriers else []
+        for cid in (*named, *(c.carrier for c in rank(handover.number, self.carriers))):
+            if cid in self.carriers and cid not in AGGREGATORS:
+                return cid, handover.number
+        return None
 
     def why_no_source(self, order: Order) -> str:
         """A one-line reason an order with a tracking number is not polled."""
@@ -249,9 +300,14 @@ class App:
             await carrier.aclose()
 
 
-def load_app(cli_path: Path | None, clock: Clock) -> App:
-    """Load and validate everything; raise ConfigError naming every problem."""
-    path = config_path(cli_path)
+def load_app(cli_path: Path | None, clock: Clock, *, sending: bool = True) -> App:
+    """Load and validate everything; raise ConfigError naming every problem. A command that sends nothing
+    (`sending=False`) goes on without a destination whose secret it cannot read, with one warning."""
+    paths = resolve(cli_path)
+    path = paths.config.path
+    assert path is not None
+    if not path.exists() and cli_path is None:
+        raise ConfigError([Problem(str(path), f"no such file ({paths.config.why}); {missing_config_hint(paths)}")])
     registry = load_registry()
     text = read_text(path)  # read once: carrier-table errors are located in the same text that was validated
     watchlist = validate_data(parse_toml(text, path), text, path, registry, consume=True)
@@ -259,11 +315,11 @@ def load_app(cli_path: Path | None, clock: Clock) -> App:
     wanted = set(watchlist.carriers) | {o.carrier for o in watchlist.orders}
     for cid in sorted(wanted & set(skipped)):
         log.warning("carrier %s skipped: %s", cid, skipped[cid])  # one line, never a crash
-    destinations = _destinations(watchlist, text, path)
+    destinations = _destinations(watchlist, text, path, sending)
     return App(path, watchlist, carriers, skipped, destinations).on_day(clock())
 
 
-def _destinations(watchlist: Watchlist, text: str, path: Path) -> dict[str, Destination]:
+def _destinations(watchlist: Watchlist, text: str, path: Path, sending: bool) -> dict[str, Destination]:
     """Named destinations, then [notify].urls and the URLs from the environment; the terminal when there are none."""
     problems: list[Problem] = []
     out: dict[str, Destination] = {}
@@ -273,9 +329,14 @@ def _destinations(watchlist: Watchlist, text: str, path: Path) -> dict[str, Dest
         where = ("notify", "destinations", i, field_name)
         if url is None:
             name = spec.url_secret or ""
-            problems.append(problem_at(text, path, where, (
+            missing = problem_at(text, path, where, (
                 f'no secret "{name}": expected the variable {secret_env(name)} or a file {name} in '
-                "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY (systemd LoadCredential=)")))
+                "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY (systemd LoadCredential=)"
+                + (f"; {why}" if (why := secret_file(name)[1]) else "")))
+            if sending:
+                problems.append(missing)
+            else:  # a command that only reads has no use for the URL: it says so and goes on
+                log.warning("%s; this command goes on without destination %r", missing, spec.name)
         elif why := url_problem(url):
             problems.append(problem_at(text, path, where, why))
         else:

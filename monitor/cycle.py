@@ -22,11 +22,12 @@ from carriers.errors import (
     imposed_wait,
 )
 from carriers.http import env_id
-from carriers.model import Shipment, Status
+from carriers.model import Handover, Shipment, Status
 from monitor.config import App
 from monitor.lifecycle import polling_over
-from monitor.messages import render
+from monitor.messages import counted, render
 from monitor.notify import Notifier, repeat_due
+from monitor.paths import DEMO_STATE, resolve
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate, titled
 from monitor.store import CarrierState, PollOutcome, Queued, Store
 from monitor.watchlist import Order
@@ -104,9 +105,11 @@ def blocked(state: CarrierState | None, now: datetime) -> bool:
 
 def due_sources(app: App, waiting: Collection[tuple[str, str]], now: datetime,
                 carriers: dict[str, CarrierState] | None = None,
-                routes: dict[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
+                routes: dict[str, str] | None = None,
+                handovers: dict[tuple[str, str], Handover] | None = None) -> dict[str, dict[str, list[str]]]:
     """Numbers to poll now, by carrier, each with the carriers to try next if this one does not know it;
-    `waiting` holds the (carrier, number) pairs not due yet (Store.not_due)."""
+    `waiting` holds the (carrier, number) pairs not due yet (Store.not_due). A parcel a source reported handed
+    over (`handovers`, Store.handovers) is also asked of the destination carrier when it is configured."""
     due: dict[str, dict[str, list[str]]] = defaultdict(dict)
     zone = app.watchlist.monitor.zone
     for order in app.watchlist.orders:
@@ -115,10 +118,12 @@ def due_sources(app: App, waiting: Collection[tuple[str, str]], now: datetime,
         chain = app.sources(order, routes)
         if not chain:
             continue
-        cid, number = chain[0]
-        if (cid, number) in waiting or blocked((carriers or {}).get(cid), now):
-            continue
-        due[cid][number] = [c for c, _ in chain[1:]]
+        pairs = [(chain[0], [c for c, _ in chain[1:]])]
+        if handovers and (ho := handovers.get(chain[0])) and (follow := app.follow(ho)):
+            pairs.append((follow, []))  # the destination carrier knows the last mile best; the user's number stays
+        for (cid, number), rest in pairs:
+            if (cid, number) not in waiting and not blocked((carriers or {}).get(cid), now):
+                due[cid][number] = rest
     return due
 
 
@@ -136,25 +141,27 @@ def begin_cycle(app: App, store: Store, now: datetime) -> dict[str, dict[str, li
     carrier (due_sources on the stored state)."""
     store.note_numbers([(o.id, o.tracking) for o in app.watchlist.orders if o.tracking], now)
     store.limit_waits(now + MAX_WAIT)
-    return due_sources(app, store.not_due(now), now, store.carrier_states(), store.routes())
+    return due_sources(app, store.not_due(now), now, store.carrier_states(), store.routes(), store.handovers())
 
 
 async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, list[str]]] | None = None) -> Polled:
     """Ask every carrier of `plan` (default: everything due) about its numbers, batch by batch.
 
     A number an auto-detected carrier does not know is asked of the next candidate in the same cycle; the
-    carrier that answers with data is remembered (store routes) and asked from then on.
+    carrier that answers with data is remembered (store routes) and asked from then on. A number handed over to
+    a configured destination carrier is asked of it in the same cycle too.
     """
     if plan is not None and not plan:
         return Polled(0, 0, frozenset())
     cstates = store.carrier_states()
     if plan is None:
-        plan = due_sources(app, store.not_due(now), now, cstates, store.routes())
+        plan = due_sources(app, store.not_due(now), now, cstates, store.routes(), store.handovers())
     before = store.shipment_states(asked_in(plan))
     interval = app.watchlist.monitor.poll_interval
     day = now.astimezone(UTC).date().isoformat()
     totals = [0, 0]
     asked: set[tuple[str, str]] = set()
+    handed: list[Handover] = []  # handovers reported in this round: their destination is asked in the next
 
     async def one_carrier(carrier: Carrier, numbers: dict[str, list[str]]) -> dict[str, list[str]]:
         """Poll one carrier's numbers, batches in parallel up to its concurrency; return not-found ones to pass on."""
@@ -195,6 +202,7 @@ async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, 
                           type(exc).__name__, exc)
                 return
             totals[0] += len(batch)
+            handed.extend(r.handover for r in results.values() if isinstance(r, Shipment) and r.handover)
             fallback.update({n: numbers[n] for n, r in results.items() if isinstance(r, NotFoundError) and numbers[n]})
 
         size = carrier.max_batch
@@ -209,6 +217,12 @@ async def poll(app: App, store: Store, now: datetime, plan: dict[str, dict[str, 
             for number, (nxt, *rest) in fallback.items():
                 if (nxt, number) not in asked and not blocked(cstates.get(nxt), now):
                     plan[nxt][number] = rest
+        if handed:  # rare: read what is not due only then
+            waiting = store.not_due(now)
+            for pair in filter(None, map(app.follow, handed)):
+                if pair not in asked and pair not in waiting and not blocked(cstates.get(pair[0]), now):
+                    plan[pair[0]].setdefault(pair[1], [])
+            handed.clear()
     return Polled(totals[0], totals[1], frozenset(n for _, n in asked))
 
 
@@ -266,10 +280,15 @@ def _log_transitions(carrier: str, results: FetchResult, before: dict) -> None:
 def order_histories(app: App, store: Store, now: datetime, orders: Sequence[Order] | None = None
                     ) -> dict[str, History]:
     """The stored tracking history of every order (or of `orders`), by order id, as the rules read it at `now`."""
-    routes = store.routes()
+    routes, handovers = store.routes(), store.handovers()
     chosen = app.watchlist.orders if orders is None else orders
-    return store.histories([(o.id, *(app.source(o, routes) or ("", o.tracking or ""))) for o in chosen], now,
-                           everything=orders is None)
+    wanted, also = [], {}
+    for o in chosen:
+        source = app.source(o, routes)
+        wanted.append((o.id, *(source or ("", o.tracking or ""))))
+        if handovers and source in handovers and (follow := app.follow(handovers[source])):
+            also[o.id] = follow  # the destination carrier's events join the order's history
+    return store.histories(wanted, now, everything=orders is None, also=also)
 
 
 def evaluate_all(app: App, store: Store, now: datetime, histories: dict[str, History] | None = None) -> list[Finding]:
@@ -343,7 +362,7 @@ def carrier_findings(app: App, store: Store) -> list[Finding]:
         count = sum(1 for o in app.watchlist.orders if (app.source(o) or ("",))[0] == cid)
         env = f"TRACKING_MONITOR_{env_id(cid)}_…"
         texts = render(Kind.CARRIER_REJECTED.value, lang, carrier=cid, error=state.block_reason or "?",
-                       count=count, env=env)
+                       numbers=counted(count, "tracking number", lang), env=env)
         out.append(Finding(Kind.CARRIER_REJECTED, "", Severity.WARNING, texts, None,
                            f"carrier_rejected:{cid}:{state.auth_failed_since.isoformat()}"))
     return out
@@ -407,9 +426,11 @@ def queue_findings(app: App, store: Store, now: datetime, orders: Sequence[Order
     return kept, Queued(new, repeated)
 
 
-def orders_of(app: App, numbers: Collection[str]) -> list[Order]:
-    """The orders whose tracking number is one of `numbers`."""
-    return [o for o in app.watchlist.orders if o.tracking in numbers]
+def orders_of(app: App, numbers: Collection[str], handovers: dict[tuple[str, str], Handover] | None = None
+              ) -> list[Order]:
+    """The orders whose tracking number, or the number it was handed over to (`handovers`), is one of `numbers`."""
+    handed = {n for (_, n), ho in (handovers or {}).items() if ho.number in numbers}
+    return [o for o in app.watchlist.orders if o.tracking in numbers or o.tracking in handed]
 
 
 def merged(before: list[_T], touched: Sequence[Order], after: list[_T]) -> list[_T]:
@@ -423,18 +444,19 @@ def asked_in(plan: dict[str, dict[str, list[str]]]) -> frozenset[str]:
     return frozenset(n for numbers in plan.values() for n in numbers)
 
 
-async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None) -> CycleResult:
+async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | None, polling: bool = True
+                    ) -> CycleResult:
     """Queue what the watchlist and the stored history already say, then poll what is due and queue the polled
     orders' findings; deliver after each step when a notifier is given (a dry run and the daemon pass none).
-    Deadline alerts of orders not being polled never wait for a carrier."""
-    plan = begin_cycle(app, store, now)
+    Deadline alerts of orders not being polled never wait for a carrier. `polling=False` asks no carrier."""
+    plan = begin_cycle(app, store, now) if polling else {}
     asking = asked_in(plan)
     findings, queued = queue_findings(app, store, now, asking=asking)
     if notifier is not None:
         await notifier.deliver(now)
     polled = await poll(app, store, now, plan)
     new, repeated = list(queued.new), list(queued.repeated)
-    if touched := orders_of(app, asking | polled.numbers):
+    if touched := orders_of(app, asking | polled.numbers, store.handovers()):
         again, more = queue_findings(app, store, now, touched)
         findings = merged(findings, touched, again)
         new += more.new
@@ -442,3 +464,15 @@ async def run_cycle(app: App, store: Store, now: datetime, notifier: Notifier | 
         if notifier is not None:
             await notifier.deliver(now)
     return CycleResult(polled.count, polled.new_events, findings, new, repeated)
+
+
+def nothing_new(app: App, store: Store) -> str:
+    """What a repeated check or start says when it has no new alert: how many went out before, where to see them."""
+    sent = store.notified_by_order()
+    count = sum(sent.get(o.id, 0) for o in app.watchlist.orders)
+    command = "tracking-monitor" if app.path == resolve().config.path else f"tracking-monitor -c {app.path}"
+    line = (f"nothing new: {counted(count, 'alert')} about these orders went out before; "
+            f"`{command} status` shows what each order needs now, `{command} report ORDER_ID` one order's alerts")
+    if app.state_dir.name == DEMO_STATE and app.watchlist.monitor.shift_dates_from is not None:
+        line += f"; this demo keeps its state apart, in {app.state_dir}: remove that folder to see its alerts again"
+    return line

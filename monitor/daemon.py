@@ -15,16 +15,30 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from carriers.base import load_registry
 from monitor import sdnotify
 from monitor.backup import rolling_backup
 from monitor.config import App, load_app
-from monitor.cycle import Open, Polled, asked_in, begin_cycle, merged, orders_of, poll, queue_findings, unfollowed
+from monitor.cycle import (
+    Open,
+    Polled,
+    asked_in,
+    begin_cycle,
+    merged,
+    nothing_new,
+    orders_of,
+    poll,
+    queue_findings,
+    unfollowed,
+)
 from monitor.durations import format_duration
-from monitor.errors import ConfigError, StateError
-from monitor.messages import render
+from monitor.errors import ConfigError, MonitorError, StateError
+from monitor.inbox import Outcome, account, check_mailbox
+from monitor.messages import counted, render, singular
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
 from monitor.store import Store, is_damaged, state_failure, state_file
+from monitor.watchlist import ImapSection
 
 log = logging.getLogger("tracking_monitor")
 
@@ -42,6 +56,9 @@ DELIVERY_CHECK = timedelta(seconds=30)
 _RETRY = (-1, -1, -1)
 # Whether today's backup of the state exists is checked this often (and at start); it is made once a day.
 BACKUP_CHECK = timedelta(hours=1)
+# How often the daemon looks whether [import.imap].check_every has passed: a reload that adds or changes the mailbox
+# takes effect within this, without a new scheduler job.
+MAIL_TICK = timedelta(minutes=1)
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int] | None:
@@ -80,11 +97,13 @@ class Daemon:
         self.sd = sd or sdnotify.Notifier()
         self.cycle_started: float | None = None  # time.monotonic() while a cycle runs
         self.last = Tally()
+        self._started = True  # until the first tick: a start with nothing new to send says so, once
         self._lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}  # by carrier: one poll at a time each
         self.failure: StateError | None = None  # the state was found damaged: serve() stops and returns 1
         self._stop: asyncio.Event | None = None
+        self.mail_checked: datetime | None = None  # the last check of [import.imap]
 
     def _notifier(self) -> Notifier:
         return Notifier.for_app(self.app, self.store)
@@ -109,8 +128,11 @@ class Daemon:
                 found, queued = queue_findings(app, self.store, now, asking=asked_in(plan), keep=Open.of)
                 self.last = Tally(findings=found)
                 self.deliver_now()
-                log.info("cycle: %d findings, %d new; polling %d numbers", len(self.last.findings),
-                         len(queued.new), len(asked_in(plan)))
+                log.info("cycle: %s, %d new; polling %s", counted(len(self.last.findings), "finding"),
+                         len(queued.new), counted(len(asked_in(plan)), "number"))
+                if self._started and not queued.new:  # a restart prints nothing: say why, and where to look
+                    log.info("%s", nothing_new(app, self.store))
+                self._started = False
                 for cid, numbers in plan.items():
                     task = asyncio.get_running_loop().create_task(self._poll(app, now, {cid: numbers}))
                     self._polls[cid] = task
@@ -144,8 +166,8 @@ class Daemon:
         last = self.last
         self.last = Tally(last.polled + polled.count, last.new_events + polled.new_events,
                           merged(last.findings, touched, found))
-        log.info("%s: %d polled, %d new events, %d new findings", cid, polled.count, polled.new_events,
-                 len(queued.new))
+        log.info("%s: %d polled, %s, %s", cid, polled.count, counted(polled.new_events, "new event"),
+                 counted(len(queued.new), "new finding"))
         if queued.new or queued.repeated:
             self.deliver_now()
         self.sd.status(self.status_line())
@@ -179,7 +201,7 @@ class Daemon:
         first = self.store.next_poll()
         zone = self.app.watchlist.monitor.zone
         nxt = f", next poll {first.astimezone(zone):%H:%M}" if first else ""
-        return f"{orders} order{'' if orders == 1 else 's'}, {attention} need{'s' if attention == 1 else ''} attention{nxt}"
+        return f"{counted(orders, 'order')}, {attention} need{'s' if singular(attention, 'en') else ''} attention{nxt}"
 
     # ------------------------------------------------------------ reloads
 
@@ -255,7 +277,7 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
         scheduler = self._scheduler()
-        log.info("watching %d orders from %s", len(self.app.watchlist.orders), self.app.path)
+        log.info("watching %s from %s", counted(len(self.app.watchlist.orders), "order"), self.app.path)
         # Said once here; the untracked finding says it once to the buyer.
         for order in unfollowed(self.app, self.app.watchlist.orders, self.clock()):
             log.warning("%s: no source can track %s: %s", order.id, order.tracking, self.app.why_no_source(order))
@@ -286,12 +308,61 @@ class Daemon:
                           misfire_grace_time=None, **common)
         scheduler.add_job(self.delivery_job, IntervalTrigger(seconds=DELIVERY_CHECK.total_seconds()),
                           misfire_grace_time=None, **common)
+        scheduler.add_job(self.mail_job, IntervalTrigger(seconds=MAIL_TICK.total_seconds()),
+                          next_run_time=datetime.now(UTC), misfire_grace_time=None, **common)
         scheduler.add_job(self.backup_job, IntervalTrigger(seconds=BACKUP_CHECK.total_seconds()),
                           next_run_time=datetime.now(UTC), misfire_grace_time=None, **common)
         if (half := sdnotify.watchdog_interval()) is not None:
             scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=half), next_run_time=datetime.now(UTC),
                               misfire_grace_time=None, **common)
         return scheduler
+
+    # ------------------------------------------------------------ mail
+
+    async def mail_job(self) -> None:
+        """Read new order mails from [import.imap] when check_every has passed: into the watchlist (which the file
+        check then reloads); a failing mailbox is logged and notified once, and the daemon goes on."""
+        imap = self.app.watchlist.import_.imap
+        now = self.clock()
+        if imap is None or (self.mail_checked is not None and now - self.mail_checked < imap.check_every):
+            return
+        self.mail_checked = now
+        name = account(imap)
+
+        def check() -> Outcome:
+            store = Store(self.store.path)  # a connection of the thread it runs in
+            try:
+                return check_mailbox(self.app.path, imap, store, load_registry(), now)
+            finally:
+                store.close()
+
+        try:
+            try:
+                outcome = await asyncio.to_thread(check)
+            except StateError:
+                raise
+            except MonitorError as exc:  # the mailbox, or the watchlist it would be written into
+                await self._mail_failed(name, imap, str(exc), now)
+                return
+        except Exception as exc:  # the state, or a bug: logged (stopping on a damaged state) like any job's error
+            await self._failed(f"mailbox {name}", exc)
+            return
+        if outcome.imported or outcome.updated:
+            log.info("mailbox %s: %d orders imported, %d updated, %d items skipped", name, len(outcome.imported),
+                     len(outcome.updated), len(outcome.skipped))
+
+    async def _mail_failed(self, name: str, imap: ImapSection, error: str, now: datetime) -> None:
+        since, began = self.store.mail_failed(name, error, now)
+        if not began:
+            log.debug("mailbox %s still failing: %s", name, error)
+            return
+        log.error("mailbox %s cannot be read (tried again every %s): %s", name, format_duration(imap.check_every), error)
+        lang = self.app.watchlist.monitor.language
+        texts = render(Kind.MAIL_FAILING.value, lang, account=name, error=error, secret=imap.password_secret,
+                       every=format_duration(imap.check_every))
+        finding = Finding(Kind.MAIL_FAILING, "", Severity.WARNING, texts, None, f"mail_failing:{name}:{since.isoformat()}")
+        self.store.enqueue([finding], self.app.routes, now)
+        self.deliver_now()
 
     # ------------------------------------------------------------ the state's safety
 

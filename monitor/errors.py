@@ -4,7 +4,12 @@ MonitorError
 ├── ConfigError   the watchlist or the environment is wrong (exit 2); carries one Problem per mistake
 │   └── UnknownOrder  an order id that is not in the watchlist; names the closest ids (exit 2)
 ├── StateError    the state database cannot be opened or is damaged (exit 1)
-└── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+├── WriteError    a file (the watchlist, its backup, a report) cannot be written (exit 1)
+<<<<<<< HEAD
+└── MailError     a mail source (file, Maildir, IMAP mailbox) cannot be read (exit 1)
+=======
+└── ToolMissing   a program a command needs (a browser to print a PDF) is not installed; says how to get it (exit 2)
+>>>>>>> report-kit
 """
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from monitor.messages import counted
 
 
 @dataclass(frozen=True)
@@ -50,13 +57,23 @@ class UnknownOrder(ConfigError):
 
     def __init__(self, path: object, order_id: str, known: Sequence[str]) -> None:
         close = difflib.get_close_matches(order_id, known, n=3, cutoff=0.3)
-        hint = f"; closest: {', '.join(map(_quote, close))}" if close else f" ({len(known)} orders; `status --all` lists them)"
+        hint = f"; closest: {', '.join(map(_quote, close))}" if close else f" ({counted(len(known), 'order')}; `status --all` lists them)"
         super().__init__([Problem(str(path), f"no order with id {_quote(order_id)}{hint}")])
         self.order_id = order_id
 
 
 class WriteError(MonitorError):
     """A file could not be written; the original is left as it was."""
+
+
+class MailError(MonitorError):
+    """A mail source cannot be read: the message names it and why, never a password."""
+
+
+class ToolMissing(MonitorError):
+    """A program the command needs is not on PATH; the message says how to get it."""
+
+    exit_code = 2
 
 
 def _quote(text: str) -> str:

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from carriers.model import Status
 from monitor.rules import History, delivered_at, last_window_end
 from monitor.watchlist import Order
 from monitor.windows import DEFAULT_TABLE, WindowTable
 
 _NO_HISTORY = History()
+# Every status code tracking_state() gives (and `status --json` shows): a carrier's Status, or one of its own.
+STATUS_CODES = (*(s.value for s in Status), "failing", "pending", "no source", "no tracking")
 
 
 @dataclass(frozen=True, slots=True)

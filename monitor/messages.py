@@ -41,10 +41,61 @@ def fmt_deadline(value: datetime, lang: str) -> str:
     return f"{fmt_date(value, lang)} {'at' if lang == 'en' else 'à'} {value:%H:%M}"
 
 
+def fmt_due(value: datetime, lang: str) -> str:
+    """A deadline still ahead, as the last moment to act: 'before 3 Dec 2026 at 00:00' (so 2 Dec is the last day)."""
+    return f"{'before' if lang == 'en' else 'avant le'} {fmt_deadline(value, lang)}"
+
+
+# noun -> language -> (singular, plural): every count shown to a person goes through counted().
+NOUNS = {
+    "day": {"en": ("day", "days"), "fr": ("jour", "jours")},
+    "hour": {"en": ("hour", "hours"), "fr": ("heure", "heures")},
+    "order": {"en": ("order", "orders"), "fr": ("commande", "commandes")},
+    "alert": {"en": ("alert", "alerts"), "fr": ("alerte", "alertes")},
+    "attempt": {"en": ("attempt", "attempts"), "fr": ("tentative", "tentatives")},
+    "number": {"en": ("number", "numbers"), "fr": ("numéro", "numéros")},
+    "finding": {"en": ("finding", "findings"), "fr": ("constat", "constats")},
+    "new finding": {"en": ("new finding", "new findings"), "fr": ("nouveau constat", "nouveaux constats")},
+    "archived order": {"en": ("archived order", "archived orders"), "fr": ("commande archivée", "commandes archivées")},
+    "new event": {"en": ("new event", "new events"), "fr": ("nouvel événement", "nouveaux événements")},
+    "tracking number": {"en": ("tracking number", "tracking numbers"), "fr": ("numéro de suivi", "numéros de suivi")},
+    "other": {"en": ("more", "more"), "fr": ("autre", "autres")},
+}
+
+
+def singular(n: int, lang: str) -> bool:
+    """Whether a count of n takes the singular: only 1 in English, 0 and 1 in French."""
+    return abs(n) < 2 if lang == "fr" else abs(n) == 1
+
+
+def counted(n: int, noun: str, lang: str = "en") -> str:
+    """'1 order', '0 orders', '0 commande', '2 commandes'."""
+    one, many = NOUNS[noun][lang]
+    return f"{n} {one if singular(n, lang) else many}"
+
+
 def days(n: int, lang: str) -> str:
-    """'1 day' / '3 days' / '3 jours'."""
-    word = {"en": ("day", "days"), "fr": ("jour", "jours")}[lang][0 if abs(n) == 1 else 1]
-    return f"{n} {word}"
+    """'1 day' / '3 days' / '1 jour' / '3 jours'."""
+    return counted(n, "day", lang)
+
+
+# `status` code (lifecycle.tracking_state: a carrier's Status or one of its own) -> language -> words.
+STATUS_WORDS = {
+    "en": {
+        "not_found": "not found", "info_received": "label created", "in_transit": "in transit",
+        "available_for_pickup": "at pickup point", "out_for_delivery": "out for delivery", "delivered": "delivered",
+        "delivery_failed": "delivery failed", "exception": "carrier problem", "returned": "returned",
+        "expired": "tracking expired", "unknown": "unknown", "failing": "source failing", "pending": "not polled yet",
+        "no source": "no source", "no tracking": "no tracking",
+    },
+    "fr": {
+        "not_found": "introuvable", "info_received": "étiquette créée", "in_transit": "en transit",
+        "available_for_pickup": "à retirer", "out_for_delivery": "en livraison", "delivered": "livré",
+        "delivery_failed": "échec de livraison", "exception": "incident", "returned": "renvoyé",
+        "expired": "suivi expiré", "unknown": "inconnu", "failing": "source en échec", "pending": "pas encore interrogé",
+        "no source": "sans source", "no tracking": "sans suivi",
+    },
+}
 
 
 def holiday_name(name: str, lang: str) -> str:
@@ -115,29 +166,29 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "Promised delivery date has passed",
             "The seller promised delivery by {promised}; it is now {overdue} late and not delivered.",
             "Contact the seller first (platforms value that), then ask them to extend buyer protection "
-            "(ends {protection}) and check that the new date shows on the order.",
+            "(deadline: {protection}) and check that the new date shows on the order.",
         ),
         "fr": (
             "La date de livraison promise est dépassée",
             "Le vendeur a promis une livraison avant le {promised} ; le colis a {overdue} de retard et n'est pas "
             "livré.",
             "Contactez d'abord le vendeur (les plateformes en tiennent compte), puis demandez-lui de prolonger la "
-            "protection acheteur (fin le {protection}) et vérifiez que la nouvelle date apparaît sur la commande.",
+            "protection acheteur (échéance : {protection}) et vérifiez que la nouvelle date apparaît sur la commande.",
         ),
     },
     "protection_ending": {
         "en": (
             "Buyer protection ends in {left}",
-            "Buyer protection ends on {deadline} and the parcel is not delivered. After that the order completes, "
-            "the seller is paid and a \u201cnot received\u201d dispute can no longer be opened.{holiday}",
+            "Buyer protection is running out and the parcel is not delivered: a \u201cnot received\u201d dispute "
+            "can be opened only {deadline}. After that the order completes and the seller is paid.{holiday}",
             "Open a dispute now, or get the seller to extend the protection first and check that the new date "
             "shows on the order. Contact the seller before the dispute, open only one, and keep every message "
             "and screenshot.",
         ),
         "fr": (
             "La protection acheteur se termine dans {left}",
-            "La protection acheteur se termine le {deadline} et le colis n'est pas livré. Ensuite la commande se "
-            "clôt, le vendeur est payé et on ne peut plus ouvrir de litige « non reçu ».{holiday}",
+            "La protection acheteur arrive à sa fin et le colis n'est pas livré : un litige « non reçu » ne peut "
+            "être ouvert qu'{deadline}. Ensuite la commande se clôt et le vendeur est payé.{holiday}",
             "Ouvrez un litige maintenant, ou obtenez d'abord du vendeur une prolongation de la protection et "
             "vérifiez que la nouvelle date apparaît sur la commande. Contactez le vendeur avant le litige, n'en "
             "ouvrez qu'un seul, et gardez tous les messages et captures d'écran.",
@@ -229,13 +280,13 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     "refund_window_ending": {
         "en": (
             "Refund window closes in {left}",
-            "The refund window after delivery closes on {deadline}.{holiday}",
+            "A refund after delivery can be requested only {deadline}.{holiday}",
             "If anything is wrong with the item, ask for the refund now, with photos; after that date it is "
             "too late.",
         ),
         "fr": (
             "La période de remboursement se termine dans {left}",
-            "La période de remboursement après livraison se termine le {deadline}.{holiday}",
+            "Un remboursement après livraison ne peut être demandé qu'{deadline}.{holiday}",
             "Si l'article pose le moindre problème, demandez le remboursement maintenant, photos à l'appui ; "
             "après cette date il sera trop tard.",
         ),
@@ -287,15 +338,15 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     "carrier_rejected": {
         "en": (
             "{carrier} refused its credentials",
-            "{carrier} refused the credentials: {error}. {count} tracking numbers are not being checked with it; "
+            "{carrier} refused the credentials: {error}. {numbers} can no longer be checked with it; "
             "the deadline rules keep running.",
             "Check [carriers.{carrier}] in the watchlist (or {env}); the key is tried again as soon as the watchlist "
             "is reloaded or the service restarted.",
         ),
         "fr": (
             "{carrier} a refusé ses identifiants",
-            "{carrier} a refusé les identifiants : {error}. {count} numéros de suivi ne sont plus vérifiés chez "
-            "lui ; les règles d'échéance continuent de tourner.",
+            "{carrier} a refusé les identifiants : {error}. Il ne peut plus vérifier {numbers} ; les règles "
+            "d'échéance continuent de tourner.",
             "Vérifiez [carriers.{carrier}] dans la liste (ou {env}) ; la clé est réessayée dès que la liste est "
             "rechargée ou le service redémarré.",
         ),
@@ -316,6 +367,22 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "Ajoutez ce qu'il faut au premier transporteur nommé (une clé d'API dans l'environnement ou "
             "[carriers.<id>], ou enabled = true), ou indiquez carrier = \"…\" si vous le connaissez ; la "
             "modification est prise en compte aussitôt.",
+        ),
+    },
+    "pickup_waiting": {
+        "en": (
+            "{headline}",
+            "Since {since} the parcel has been waiting at a pickup point{last_where}: \u201c{last_text}\u201d. "
+            "{kept}{hold}.",
+            "{todo} Bring an ID and the tracking number {numbers}. A parcel sent back unclaimed is hard to dispute: "
+            "tracking shows it was available.",
+        ),
+        "fr": (
+            "{headline}",
+            "Depuis le {since}, le colis attend dans un point de retrait{last_where} : « {last_text} ». "
+            "{kept}{hold}.",
+            "{todo} Munissez-vous d'une pièce d'identité et du numéro de suivi {numbers}. Un colis renvoyé faute "
+            "de retrait se conteste mal : le suivi montre qu'il était disponible.",
         ),
     },
     "check_failed": {
@@ -347,6 +414,23 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
             "La liste modifiée contient des erreurs, la version précédente reste en service :\n{problems}",
             "Corrigez le fichier (tracking-monitor validate affiche les mêmes lignes) ; il est repris dès qu'il est "
             "valide.",
+        ),
+    },
+    "mail_failing": {
+        "en": (
+            "Order mails cannot be read from {account}",
+            "tracking-monitor could not read new mail from {account}: {error}. Orders and tracking numbers in mails "
+            "that arrive meanwhile are read once it works again; everything else is watched as usual.",
+            "Check [import.imap] in the watchlist and the password in the secret {secret}; the mailbox is tried "
+            "again every {every}, and this alert comes once until it works.",
+        ),
+        "fr": (
+            "Les courriels de commande ne peuvent pas être lus dans {account}",
+            "tracking-monitor n'a pas pu lire les nouveaux courriels de {account} : {error}. Les commandes et "
+            "numéros de suivi des courriels arrivés entre-temps seront lus dès que cela remarchera ; tout le reste "
+            "est surveillé normalement.",
+            "Vérifiez [import.imap] dans la liste et le mot de passe du secret {secret} ; la boîte est réessayée "
+            "toutes les {every}, et cette alerte ne revient pas tant qu'elle ne remarche pas.",
         ),
     },
     "state_damaged": {
@@ -393,7 +477,7 @@ FRAGMENTS = {
         "and": " and ",
         "watch": "Nothing to do yet; keep an eye on {what}.",
         "watch_promised": "the promised date ({date})",
-        "watch_protection": "the end of buyer protection ({date})",
+        "watch_protection": "buyer protection (to use {date})",
         "watch_none": "the order's dates",
         "computed": " Computed: {length} after {anchor} ({start}); source: {source}.",
         "estimate": " An estimate, not a published limit: {length} after {anchor} ({start}); source: {source}.",
@@ -407,7 +491,21 @@ FRAGMENTS = {
         "typed_title": "Buyer protection",
         "typed_source": "protection_ends in the watchlist",
         "opened": "The dispute was opened on {date}. ",
-        "refund": " A refund can still be requested until {deadline}.",
+        "refund": " A refund can still be requested {deadline}.",
+        "pickup_waiting": "Parcel waiting at a pickup point: collect it by {deadline}",
+        "pickup_last_days": "Collect your parcel: the pickup point keeps it {left} more",
+        "pickup_ended": "Pickup hold over: the parcel may be going back",
+        "pickup_todo": "Collect it before {deadline}; if you cannot, ask the carrier to extend the hold or to "
+        "deliver it again.",
+        "pickup_todo_ended": "Call the pickup point or the carrier today: collect it if it is still there; if it is "
+        "going back, tell the seller in the marketplace's messages before opening a dispute.",
+        "kept": "It is kept until {deadline}",
+        "kept_ended": "It was kept until {deadline}",
+        "hold_published": " ({hold}: {source}; set pickup_hold if the notice gives another date)",
+        "hold_estimate": " (an estimate of {hold}: this carrier publishes no hold; set pickup_hold to the date on "
+        "the notice)",
+        "hold_set": " ({hold}, your pickup_hold)",
+        "local_number": " (at the local carrier: {number})",
     },
     "fr": {
         "not_set": "non renseignée",
@@ -419,7 +517,7 @@ FRAGMENTS = {
         "and": " et ",
         "watch": "Rien à faire pour l'instant ; surveillez {what}.",
         "watch_promised": "la date promise ({date})",
-        "watch_protection": "la fin de la protection acheteur ({date})",
+        "watch_protection": "la protection acheteur (à utiliser {date})",
         "watch_none": "les dates de la commande",
         "computed": " Date calculée : {length} après {anchor} ({start}) ; source : {source}.",
         "estimate": " Une estimation, pas une limite publiée : {length} après {anchor} ({start}) ; source : {source}.",
@@ -434,7 +532,22 @@ FRAGMENTS = {
         "typed_title": "Protection acheteur",
         "typed_source": "protection_ends dans la liste",
         "opened": "Le litige a été ouvert le {date}. ",
-        "refund": " Un remboursement peut encore être demandé jusqu'au {deadline}.",
+        "refund": " Un remboursement peut encore être demandé {deadline}.",
+        "pickup_waiting": "Colis en attente dans un point de retrait : à retirer avant le {deadline}",
+        "pickup_last_days": "Retirez votre colis : le point de retrait le garde encore {left}",
+        "pickup_ended": "Délai de retrait dépassé : le colis repart peut-être",
+        "pickup_todo": "Retirez-le avant le {deadline} ; si vous ne pouvez pas, demandez au transporteur de "
+        "prolonger la garde ou de le livrer à nouveau.",
+        "pickup_todo_ended": "Appelez aujourd'hui le point de retrait ou le transporteur : retirez le colis s'il y "
+        "est encore ; s'il repart, prévenez le vendeur par la messagerie de la plateforme avant d'ouvrir un litige.",
+        "kept": "Il y est gardé jusqu'au {deadline}",
+        "kept_ended": "Il y était gardé jusqu'au {deadline}",
+        "hold_published": " ({hold}, délai publié par le transporteur ; indiquez pickup_hold si l'avis donne une "
+        "autre date)",
+        "hold_estimate": " (estimation de {hold} : ce transporteur ne publie pas de délai ; indiquez pickup_hold "
+        "selon l'avis de mise en instance)",
+        "hold_set": " ({hold}, votre pickup_hold)",
+        "local_number": " (chez le transporteur local : {number})",
     },
 }
 

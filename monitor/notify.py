@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import App, Destination, apprise_silenced
 from monitor.durations import format_duration
-from monitor.messages import days, fmt_when
+from monitor.messages import counted, days, fmt_due, fmt_when
 from monitor.rules import Finding, Severity
 from monitor.store import OutboxRow, Store
 from monitor.textsafe import printable
@@ -33,7 +33,7 @@ _FAR = datetime.max.replace(tzinfo=UTC)
 _TEXTS = {
     "en": {
         "order": "Order", "action": "What to do:", "due": "Due:", "reminder": "Reminder: ",
-        "more": " (+{n} more)", "digest": "{n} alerts, most urgent first:",
+        "more": " (+{n})", "digest": "{n} alerts, most urgent first:",
         "late": "Sent late: {n} of these alerts waited since {since} because this destination did not answer.",
         "late_one": "Sent late: this alert waited since {since} because this destination did not answer.",
         "expired": "Not delivered, given up after {after} without an answer from this destination:",
@@ -44,8 +44,8 @@ _TEXTS = {
     },
     "fr": {
         "order": "Commande", "action": "À faire :", "due": "Échéance :", "reminder": "Rappel : ",
-        "more": " (+{n} autres)", "digest": "{n} alertes, la plus urgente d'abord :",
-        "late": "Envoyé en retard : {n} de ces alertes attendaient depuis le {since}, cette destination ne répondait pas.",
+        "more": " (+{n})", "digest": "{n} alertes, la plus urgente d'abord :",
+        "late": "Envoyé en retard : sur ces alertes, {n} en attente depuis le {since}, cette destination ne répondait pas.",
         "late_one": "Envoyé en retard : cette alerte attendait depuis le {since}, cette destination ne répondait pas.",
         "expired": "Non remis, abandonnés après {after} sans réponse de cette destination :",
         "queued": "en file depuis le {when}",
@@ -108,7 +108,8 @@ class Composer:
         """One message for rows sorted most urgent first, with notes on delays and on expired rows."""
         t, top = self.t, rows[0]
         severity = Severity(top.severity)
-        title = self.title(top) + (t["more"].format(n=len(rows) - 1) if len(rows) > 1 else "")
+        more = t["more"].format(n=counted(len(rows) - 1, "other", self.lang)) if len(rows) > 1 else ""
+        title = self.title(top) + more
         if email:  # "[tracking-monitor] URGENT 8181… Buyer protection ends in 1 day": sorts and threads by order
             title = " ".join(p for p in ("[tracking-monitor]", t["severity"][severity.value], top.order_id, title) if p)
         text = _Text(markdown)
@@ -134,7 +135,7 @@ class Composer:
         order = [text.strong(f"{t['order']} {row.order_id}")] if row.order_id else []
         tail = [f"{text.strong(t['action'])} {text.plain(row.action)}"]
         if row.due:
-            tail.append(f"{text.strong(t['due'])} {text.plain(self.when(row.due))}")
+            tail.append(f"{text.strong(t['due'])} {text.plain(fmt_due(row.due.astimezone(self.zone), self.lang))}")
         # Markdown joins single lines into one paragraph; plain text keeps a digest's alerts compact.
         gap = "\n\n" if text.markdown or not heading else "\n"
         tight = "\n\n" if text.markdown else "\n"

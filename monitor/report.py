@@ -1,5 +1,6 @@
-"""The evidence report for a dispute: an order's facts, its whole stored tracking history, the alerts sent,
-a suggested dispute text, and a SHA-256 over the records so the buyer can show nothing was edited.
+"""The evidence report for a dispute: an order's facts, its whole stored tracking history, the alerts
+tracking-monitor gave the buyer, and a SHA-256 over the records so the buyer can show nothing was edited.
+The buyer's notes (a suggested dispute text and what to do) are kept apart: the evidence holds facts only.
 
 What is hashed: the `records` object of the JSON report (order facts as written in the watchlist, the zone,
 every tracking number with when it was first seen, every stored event, every alert and its deliveries; all
@@ -17,16 +18,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor import __version__
+from monitor.config import TERMINAL
 from monitor.durations import format_duration
 from monitor.lifecycle import Archived, archived, tracking_state
 from monitor.messages import EVENT_KIND_NAMES, days, fmt_date, fmt_deadline
-from monitor.rules import History, OrderWindow, delivered_at, instant, order_windows
+from monitor.rules import AFTER_COMPLETION, History, OrderWindow, delivered_at, instant, order_windows
 from monitor.store import SentAlert, StoredEvent
 from monitor.watchlist import Order
 from monitor.windows import DEFAULT_TABLE, WindowTable
 
-FORMAT = "tracking-monitor-report/1"
-FORMATS = ("md", "html", "json")
+# /2: the buyer's notes (dispute text, checklist) left the report; the records and their SHA-256 did not change.
+FORMAT = "tracking-monitor-report/2"
+FORMATS = ("md", "html", "json", "pdf")
+# An output file's extension -> the format it gets when --format is not given.
+EXTENSIONS = {"md": "md", "markdown": "md", "html": "html", "htm": "html", "json": "json", "pdf": "pdf"}
 # The command that re-checks a JSON report's SHA-256, as printed in every report and in the README.
 RECHECK = ("python3 -c 'import hashlib,json,sys; r=json.load(open(sys.argv[1]))[\"records\"]; "
            "print(hashlib.sha256(json.dumps(r,sort_keys=True,separators=(\",\",\":\"),ensure_ascii=False)"
@@ -57,6 +62,23 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Marketplace:
+    """What the buyer's notes may say about one marketplace's own rules (domain.md)."""
+
+    name: str
+    after_completion: timedelta | None = None  # refund requests still taken this long after the order completes
+
+
+# Keyed by the order's `shop` in lower case; a shop not listed gets no marketplace rule in the notes.
+MARKETPLACES = {"aliexpress": Marketplace("AliExpress", after_completion=AFTER_COMPLETION)}
+
+
+def marketplace(shop: str) -> Marketplace | None:
+    """The order's own marketplace, recognised whatever the case and spacing of `shop`."""
+    return MARKETPLACES.get(shop.strip().casefold())
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a report says, ready to render in any format."""
 
@@ -71,6 +93,7 @@ class Report:
     archived: Archived | None
     records: dict[str, Any]
     sha256: str
+    handover: str = ""  # the destination carrier's number (and that carrier), when a source reported one
     windows: tuple[OrderWindow, ...] = ()  # every protection window, typed or computed (shown, not hashed)
 
     # ------------------------------------------------------------ derived values (shown, not hashed)
@@ -142,10 +165,11 @@ class Report:
         add("f_ordered", _iso(o.ordered_on))
         add("f_tracking", o.tracking)
         add("f_carrier", self.records["carrier"] or None)
+        add("f_handover", self.handover)
         add("f_tracking_since", _iso(o.tracking_since) if o.tracking_since else None)
         add("f_state", STATES[self.lang].get(self.state, self.state))
         add("f_promised", _iso(o.promised_by) if o.promised_by else None)
-        add("f_protection", _iso(o.protection_ends) if o.protection_ends else None)
+        add("f_protection", self.when(instant(o.protection_ends, self.zone)) if o.protection_ends else None)
         add("f_delivered", self.when(self.delivered) if self.delivered else None)
         add("f_refund", format_duration(o.refund_window) if o.refund_window else None)
         add("f_contacted", _iso(o.seller_contacted_on) if o.seller_contacted_on else None)
@@ -166,7 +190,7 @@ class Report:
             rows.append((w.title, f"{span}. {w.computed}"))
         if self.archived:
             add("f_archived", self.t("archived_user") if self.archived.by_user else
-                self.t("archived_auto", when=self.day(self.archived.since or self.now)))
+                self.t("archived_auto", when=fmt_deadline(self.local(self.archived.since or self.now), self.lang)))
         return rows
 
     def dispute_text(self) -> str:
@@ -198,17 +222,31 @@ class Report:
         return " ".join(parts)
 
     def checklist(self) -> list[str]:
-        """What to do and not do around the dispute (domain.md's dispute habits)."""
-        items = [] if self.order.seller_contacted_on else [self.t("c_contact", id=self.order.id)]
+        """What to do and not do around the dispute (domain.md's dispute habits), for where the order stands."""
+        o, t = self.order, self.t
+        items = [] if o.seller_contacted_on else [t("c_contact", id=o.id)]
+        opened = o.dispute.opened_on if o.dispute else None
+        wait = o.dispute.wait_until if o.dispute else None
         left = self.protection_left
-        if left is not None and left >= 0 and not self.delivered:
-            items.append(self.t("c_protection", when=fmt_deadline(self.local(instant(self.order.protection_ends,
-                                                                                     self.zone)), self.lang)))
-        items += [self.t(k) for k in ("c_one", "c_cancel", "c_scam", "c_keep")]
+        if opened:
+            items.append(t("c_open", when=self.day(opened)))
+            if wait and not self.delivered:
+                passed = instant(wait, self.zone).date() < self.today
+                items.append(t("c_wait_passed" if passed else "c_wait", when=self.day(wait)))
+        elif left is not None and not self.delivered:
+            ends = self.local(instant(o.protection_ends, self.zone))
+            items.append(t("c_protection" if left >= 0 else "c_ended", when=fmt_deadline(ends, self.lang)))
+            shop = marketplace(o.shop)
+            if left < 0 and shop and shop.after_completion:
+                items.append(t("c_after_completion", shop=shop.name, n=days(shop.after_completion.days, self.lang),
+                               until=fmt_deadline(ends + shop.after_completion, self.lang)))
+        if not opened:
+            items.append(t("c_one"))
+        items += [t(k) for k in ("c_cancel", "c_scam", "c_keep")]
         return items
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON report: derived values for reading, the records and their SHA-256 for checking."""
+        """The JSON report: derived values for reading, the records and their SHA-256 for checking; no advice."""
         last = self.last_event
         return {
             "format": FORMAT,
@@ -226,8 +264,6 @@ class Report:
                     "by_user" if self.archived.by_user else "windows_closed"),
                 "windows": [w.as_json() for w in self.windows],
             },
-            "dispute_text": self.dispute_text(),
-            "checklist": self.checklist(),
             "records": self.records,
             "sha256": self.sha256,
         }
@@ -262,6 +298,7 @@ def build(order: Order, hist: History, numbers: list[tuple[str, datetime]], even
     received = received if received is not None and received <= now else None
     return Report(order, lang, zone, now, tracking_state(order, hist, polled), events, alerts, received,
                   archived(order, hist, now, zone, windows), records, canonical_sha256(records),
+                  f"{ho.number} ({ho.carrier})" if (ho := hist.handover) and ho.carrier else ho.number if ho else "",
                   tuple(order_windows(order, received, zone, windows, lang)))
 
 
@@ -289,7 +326,7 @@ def to_markdown(r: Report) -> str:
                        f"| {r.when(e.recorded)} |")
     else:
         out.append(r.t("no_events"))
-    out += ["", f"## {r.t('h_alerts')}", ""]
+    out += ["", f"## {r.t('h_alerts')}", "", r.t("alerts_what"), ""]
     if r.alerts:
         out += [f"| {r.t('col_first')} | {r.t('col_alert')} | {r.t('col_sent')} |", "|---|---|---|"]
         for a in r.alerts:
@@ -297,16 +334,21 @@ def to_markdown(r: Report) -> str:
                        f"| {_cell(deliveries(r, a))} |")
     else:
         out.append(r.t("no_alerts"))
-    out += ["", f"## {r.t('h_dispute')}", "", *(f"> {line}" for line in r.dispute_text().split("\n")), "",
-            f"## {r.t('h_checklist')}", "", *(f"- {item}" for item in r.checklist()), "",
-            f"## {r.t('h_integrity')}", "", r.t("hash_intro"), "", f"`{r.sha256}`", "", r.t("hash_how", id=r.order.id),
-            "", f"    {RECHECK}", ""]
+    out += ["", f"## {r.t('h_integrity')}", "", r.t("hash_intro"), "", f"`{r.sha256}`", "",
+            r.t("hash_how", id=r.order.id), "", f"    {RECHECK}", ""]
     return "\n".join(out)
 
 
 def deliveries(r: Report, alert: SentAlert) -> str:
-    """'terminal 2026-11-21 10:00, url:1a2b not sent yet'."""
-    return ", ".join(f"{d} {r.when(s) if s else r.t('pending')}" for d, s in alert.deliveries) or r.t("pending")
+    """How an alert reached the buyer: "printed in the buyer's terminal 2026-11-21 10:00, url:1a2b not sent yet"."""
+    return ", ".join(f"{r.t('on_terminal') if d == TERMINAL else d} {r.when(s) if s else r.t('pending')}"
+                     for d, s in alert.deliveries) or r.t("pending")
+
+
+def to_notes(r: Report) -> str:
+    """The buyer's notes, kept out of the evidence: the dispute text to paste and what to do, as plain text."""
+    return "\n".join([r.t("notes_title", id=r.order.id), "", r.t("h_dispute"), r.dispute_text(), "",
+                      r.t("h_checklist"), *(f"- {item}" for item in r.checklist()), ""])
 
 
 # ---------------------------------------------------------------- texts
@@ -334,10 +376,16 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "Evidence report: order {id}",
         "generated": "Made on {when} by tracking-monitor {version}. Times are in {zone}.",
         "h_order": "Order", "h_timeline": "Timeline", "h_events": "Tracking events (every one ever recorded)",
-        "h_alerts": "Alerts already sent", "h_dispute": "Suggested dispute text", "h_checklist": "Before you send it",
+        "h_alerts": "Alerts tracking-monitor gave the buyer",
+        "alerts_what": "Reminders tracking-monitor gave the buyer, with when each was first raised. They went only "
+                       "where the buyer had set alerts to go, never to the seller or the platform.",
         "h_integrity": "Integrity",
+        "notes_title": "For you, not for the mediator: these notes about order {id} are not in the report.",
+        "h_dispute": "Suggested dispute text (paste it into the dispute; fill in what is in [brackets]):",
+        "h_checklist": "Before you send it:",
         "f_id": "Order number", "f_shop": "Shop", "f_item": "Item", "f_ordered": "Ordered on",
         "f_tracking": "Tracking number", "f_carrier": "Carrier", "f_tracking_since": "Tracking number given on",
+        "f_handover": "Number at the destination carrier",
         "f_state": "Tracking status", "f_promised": "Delivery promised by", "f_protection": "Buyer protection ends",
         "f_delivered": "Delivered", "f_refund": "Refund window after delivery", "f_contacted": "Seller contacted on",
         "f_dispute_opened": "Dispute opened on", "f_dispute_wait": "Mediator asked to wait until",
@@ -347,9 +395,11 @@ TEXT: dict[str, dict[str, str]] = {
         "w_from": "from {opens} until {end}", "w_unknown": "end not known yet",
         "archived_auto": "yes, automatically: every window closed on {when}",
         "col_time": "Time", "col_event": "Event", "col_where": "Place", "col_source": "Source",
-        "col_recorded": "Recorded", "col_first": "First sent", "col_alert": "Alert", "col_sent": "Delivered to",
+        "col_recorded": "Recorded", "col_first": "First raised", "col_alert": "Alert",
+        "col_sent": "How the buyer got it",
         "no_events": "No tracking event was ever recorded for this order.",
-        "no_alerts": "No alert has been sent for this order.", "pending": "not sent yet",
+        "no_alerts": "tracking-monitor has given the buyer no alert about this order.", "pending": "not sent yet",
+        "on_terminal": "printed in the buyer's terminal",
         "legend_ordered": "ordered", "legend_promised": "promised by", "legend_protection": "protection ends",
         "legend_delivered": "delivered", "legend_today": "today", "legend_dispute": "dispute opened",
         "legend_wait": "mediator's date",
@@ -381,6 +431,14 @@ TEXT: dict[str, dict[str, str]] = {
                      "date: tracking-monitor set {id} seller_contacted_on=DATE.",
         "c_protection": "Buyer protection ends on {when}: open the dispute before then, or get it extended first and "
                         "check that the new date shows on the order.",
+        "c_ended": "Buyer protection ended on {when}: if the order is still open, open a \u201cnot received\u201d "
+                   "dispute at once.",
+        "c_after_completion": "If it has completed, {shop} still takes a refund request for {n} after completion "
+                              "(until {until} if it completed when buyer protection ended).",
+        "c_open": "A dispute has been open since {when}: do not open another one; add this report to it.",
+        "c_wait": "The mediator asked to wait until {when}: on that day, if the parcel has still not come, make a "
+                  "new report and add it to the dispute (it shows the tracking up to that day).",
+        "c_wait_passed": "The mediator's date ({when}) has passed: make a new report now and add it to the dispute.",
         "c_one": "Open only one dispute for this order.",
         "c_cancel": "If you must withdraw it, \u201ccancel\u201d the dispute (it can be reopened); never \u201cclose\u201d "
                     "or \u201caccept\u201d it (final).",
@@ -392,10 +450,19 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "Dossier de preuves : commande {id}",
         "generated": "Établi le {when} par tracking-monitor {version}. Heures de {zone}.",
         "h_order": "Commande", "h_timeline": "Chronologie",
-        "h_events": "Événements de suivi (tous ceux jamais enregistrés)", "h_alerts": "Alertes déjà envoyées",
-        "h_dispute": "Texte de litige proposé", "h_checklist": "Avant de l'envoyer", "h_integrity": "Intégrité",
+        "h_events": "Événements de suivi (tous ceux jamais enregistrés)",
+        "h_alerts": "Alertes données à l'acheteur par tracking-monitor",
+        "alerts_what": "Les rappels donnés à l'acheteur par tracking-monitor, avec le moment où chacun a été levé. "
+                       "Ils ne sont allés que là où l'acheteur avait choisi de recevoir ses alertes, jamais au vendeur "
+                       "ni à la plateforme.",
+        "h_integrity": "Intégrité",
+        "notes_title": "Pour vous, pas pour le médiateur : ces notes sur la commande {id} ne sont pas dans le "
+                       "dossier.",
+        "h_dispute": "Texte de litige proposé (collez-le dans le litige ; complétez ce qui est entre [crochets]) :",
+        "h_checklist": "Avant de l'envoyer :",
         "f_id": "Numéro de commande", "f_shop": "Boutique", "f_item": "Article", "f_ordered": "Commandé le",
         "f_tracking": "Numéro de suivi", "f_carrier": "Transporteur", "f_tracking_since": "Numéro de suivi donné le",
+        "f_handover": "Numéro chez le transporteur de destination",
         "f_state": "État du suivi", "f_promised": "Livraison promise avant le",
         "f_protection": "Fin de la protection acheteur", "f_delivered": "Livré",
         "f_refund": "Délai de remboursement après livraison", "f_contacted": "Vendeur contacté le",
@@ -406,9 +473,11 @@ TEXT: dict[str, dict[str, str]] = {
         "w_from": "du {opens} au {end}", "w_unknown": "fin pas encore connue",
         "archived_auto": "oui, automatiquement : tous les délais sont clos depuis le {when}",
         "col_time": "Date", "col_event": "Événement", "col_where": "Lieu", "col_source": "Source",
-        "col_recorded": "Enregistré", "col_first": "Première alerte", "col_alert": "Alerte", "col_sent": "Envoyée à",
+        "col_recorded": "Enregistré", "col_first": "Première alerte", "col_alert": "Alerte",
+        "col_sent": "Reçue par l'acheteur",
         "no_events": "Aucun événement de suivi n'a jamais été enregistré pour cette commande.",
-        "no_alerts": "Aucune alerte n'a été envoyée pour cette commande.", "pending": "pas encore envoyée",
+        "no_alerts": "tracking-monitor n'a donné aucune alerte à l'acheteur sur cette commande.",
+        "pending": "pas encore envoyée", "on_terminal": "affichée dans le terminal de l'acheteur",
         "legend_ordered": "commande", "legend_promised": "date promise", "legend_protection": "fin de protection",
         "legend_delivered": "livraison", "legend_today": "aujourd'hui", "legend_dispute": "litige ouvert",
         "legend_wait": "date du médiateur",
@@ -441,6 +510,15 @@ TEXT: dict[str, dict[str, str]] = {
                      "compte), puis notez la date : tracking-monitor set {id} seller_contacted_on=DATE.",
         "c_protection": "La protection acheteur se termine le {when} : ouvrez le litige avant, ou obtenez d'abord une "
                         "prolongation et vérifiez que la nouvelle date apparaît sur la commande.",
+        "c_ended": "La protection acheteur s'est terminée le {when} : si la commande est encore ouverte, ouvrez "
+                   "tout de suite un litige « non reçu ».",
+        "c_after_completion": "Si elle est clôturée, {shop} accepte encore une demande de remboursement pendant {n} "
+                              "après la clôture (jusqu'au {until} si elle s'est clôturée à la fin de la protection).",
+        "c_open": "Un litige est ouvert depuis le {when} : n'en ouvrez pas d'autre ; joignez-y ce dossier.",
+        "c_wait": "Le médiateur a demandé d'attendre jusqu'au {when} : ce jour-là, si le colis n'est toujours pas "
+                  "arrivé, établissez un nouveau dossier et joignez-le au litige (il montre le suivi jusqu'à ce jour).",
+        "c_wait_passed": "La date du médiateur ({when}) est passée : établissez un nouveau dossier maintenant et "
+                         "joignez-le au litige.",
         "c_one": "N'ouvrez qu'un seul litige pour cette commande.",
         "c_cancel": "S'il faut le retirer, « annulez » le litige (il peut être rouvert) ; ne le « fermez » ni ne "
                     "l'« acceptez » jamais (définitif).",

@@ -1,6 +1,8 @@
-"""The evidence report as one self-contained HTML file: inline CSS, an inline SVG timeline, print-ready (A4)."""
+"""The evidence report as one self-contained HTML file: inline CSS, an inline SVG timeline, print-ready (A4).
+It holds the evidence only; the buyer's notes are never in it (see report.to_notes)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from html import escape
 
@@ -12,10 +14,13 @@ from monitor.rules import instant
 # The timeline's colours; the page uses none of them elsewhere, so a screenshot can find the timeline by them.
 COLORS = {
     "ordered": "#6b7280", "promised": "#e69f00", "protection": "#d6272b", "delivered": "#1a9850",
-    "today": "#2563eb", "dispute": "#8e44ad", "event": "#1f5fbf",
+    "today": "#2563eb", "dispute": "#8e44ad", "wait": "#0f9b8e", "event": "#1f5fbf",
 }
 _PROBLEM_KINDS = {k.value for k in EXCEPTION_KINDS}
-_W, _LEFT, _RIGHT, _AXIS, _TOP, _BOTTOM = 760, 40, 720, 96, 34, 150
+_W, _LEFT, _RIGHT = 760, 40, 720
+# A date mark's label is two lines (what, then the day) above its line, behind a swatch of its colour; labels
+# closer than _GAP go one row up.
+_ROW, _LINE, _GAP, _SWATCH, _CHAR = 30, 12, 8, 9, 7.0  # _CHAR: a generous width of one character at font-size 11
 
 _CSS = """
 :root { color-scheme: light; }
@@ -33,7 +38,6 @@ tr.problem td { background: #fff1ef; }
 td.n, td.t { white-space: nowrap; font-variant-numeric: tabular-nums; }
 figure { margin: 0; }
 figure svg { width: 100%; height: auto; display: block; }
-blockquote { margin: 0; padding: 10px 14px; border-left: 4px solid #999; background: #f7f7f7; white-space: pre-wrap; }
 code, pre { font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f7f7f7; padding: 8px; }
 .sha { font-size: 13px; word-break: break-all; }
@@ -42,7 +46,7 @@ pre { white-space: pre-wrap; word-break: break-all; background: #f7f7f7; padding
   body { font-size: 10pt; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; }
-  tr, figure, blockquote, .integrity { break-inside: avoid; }
+  tr, figure, .integrity { break-inside: avoid; }
   thead { display: table-header-group; }
 }
 """
@@ -65,10 +69,7 @@ def to_html(r: Report) -> str:
         f"<section><h2>{_e(t('h_order'))}</h2>\n<table class=\"facts\">{facts}</table></section>\n",
         f"<section><h2>{_e(t('h_timeline'))}</h2>\n<figure>{timeline_svg(r)}</figure></section>\n",
         f"<section><h2>{_e(t('h_events'))}</h2>\n{_events_table(r)}</section>\n",
-        f"<section><h2>{_e(t('h_alerts'))}</h2>\n{_alerts_table(r)}</section>\n",
-        f"<section><h2>{_e(t('h_dispute'))}</h2>\n<blockquote>{_e(r.dispute_text())}</blockquote></section>\n",
-        f"<section><h2>{_e(t('h_checklist'))}</h2>\n<ul>"
-        + "".join(f"<li>{_e(item)}</li>" for item in r.checklist()) + "</ul></section>\n",
+        f"<section><h2>{_e(t('h_alerts'))}</h2>\n<p>{_e(t('alerts_what'))}</p>\n{_alerts_table(r)}</section>\n",
         f'<section class="integrity"><h2>{_e(t("h_integrity"))}</h2>\n<p>{_e(t("hash_intro"))}</p>\n'
         f'<p class="sha"><code>{r.sha256}</code></p>\n<p>{_e(t("hash_how", id=r.order.id))}</p>\n'
         f"<pre>{_e(RECHECK)}</pre></section>\n",
@@ -105,28 +106,45 @@ def _alerts_table(r: Report) -> str:
 # ---------------------------------------------------------------- the timeline
 
 
-def _marks(r: Report) -> list[tuple[str, datetime, str]]:
-    """(colour name, instant, label) of every date the order has, in time order."""
+def _marks(r: Report) -> list[tuple[str, datetime, str, str]]:
+    """(colour name, instant, label, day as labelled) of every date the order has, in time order."""
     o, z = r.order, r.zone
-    marks = [("ordered", instant(o.ordered_on, z), r.t("legend_ordered"))]
-    if o.promised_by:  # the promise covers the whole day: drawn at its end
-        marks.append(("promised", instant(o.promised_by, z) + timedelta(days=1), r.t("legend_promised")))
+    marks = [("ordered", instant(o.ordered_on, z), "legend_ordered", o.ordered_on)]
+    if o.promised_by:  # the promise covers the whole day: drawn at its end, labelled with the day itself
+        marks.append(("promised", instant(o.promised_by, z) + timedelta(days=1), "legend_promised", o.promised_by))
     if o.protection_ends:
-        marks.append(("protection", instant(o.protection_ends, z), r.t("legend_protection")))
+        marks.append(("protection", instant(o.protection_ends, z), "legend_protection", o.protection_ends))
     if r.delivered:
-        marks.append(("delivered", r.delivered, r.t("legend_delivered")))
+        marks.append(("delivered", r.delivered, "legend_delivered", r.local(r.delivered)))
     if o.dispute:
-        for day, label in ((o.dispute.opened_on, "legend_dispute"), (o.dispute.wait_until, "legend_wait")):
+        for name, day, label in (("dispute", o.dispute.opened_on, "legend_dispute"),
+                                 ("wait", o.dispute.wait_until, "legend_wait")):
             if day:
-                marks.append(("dispute", instant(day, z), r.t(label)))
-    marks.append(("today", r.now, r.t("legend_today")))
-    return sorted(marks, key=lambda m: m[1])
+                marks.append((name, instant(day, z), label, day))
+    marks.append(("today", r.now, "legend_today", r.local(r.now)))
+    return sorted(((name, at, r.t(label), f"{day:%Y-%m-%d}") for name, at, label, day in marks), key=lambda m: m[1])
+
+
+def label_rows(lines: list[float], widths: list[float]) -> list[tuple[int, float]]:
+    """(row, left edge) of each label, its swatch over its line at `lines` (in increasing order): kept inside the
+    figure, and put in the lowest row where it is at least _GAP from every label already there."""
+    ends: list[float] = []  # the right edge of the last label in each row
+    out = []
+    for line, width in zip(lines, widths, strict=True):
+        left = min(max(line - 2.5, 2.0), _W - 2.0 - width)
+        row = next((i for i, end in enumerate(ends) if left >= end + _GAP), len(ends))
+        if row == len(ends):
+            ends.append(0.0)
+        ends[row] = left + width
+        out.append((row, left))
+    return out
 
 
 def timeline_svg(r: Report) -> str:
-    """Events as dots on a time axis, with vertical lines at the order's dates and today."""
+    """Events as dots on a time axis, with a vertical line at each of the order's dates and today, each labelled
+    with its day above the lines, labels never on top of each other."""
     marks = _marks(r)
-    times = [m[1] for m in marks] + [e.time for e in r.events]
+    times = [at for _, at, _, _ in marks] + [e.time for e in r.events]
     lo, hi = min(times), max(times)
     span = max(hi - lo, timedelta(days=1))
     lo, hi = lo - span * 0.04, hi + span * 0.04
@@ -134,47 +152,56 @@ def timeline_svg(r: Report) -> str:
     def x(at: datetime) -> float:
         return _LEFT + (_RIGHT - _LEFT) * ((at - lo) / (hi - lo))
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} 230" role="img" '
+    widths = [_SWATCH + _CHAR * max(len(label), len(day)) for _, _, label, day in marks]
+    placed = label_rows([x(at) for _, at, _, _ in marks], widths)
+    rows = max(row for row, _ in placed) + 1
+    top = rows * _ROW + 6  # every line starts under the labels: none crosses another's label
+    axis = top + 60
+    bottom, ticks_y = axis + 50, axis + 68
+    legend_y = ticks_y + 26
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {legend_y + 12}" role="img" '
            f'aria-label="{_e(r.t("h_timeline"))}" font-family="sans-serif" font-size="11">',
-           f'<line x1="{_LEFT}" y1="{_AXIS}" x2="{_RIGHT}" y2="{_AXIS}" stroke="#9a9a9a" stroke-width="2"/>']
-    out += _ticks(r, lo, hi, x)
-    for name, at, _ in marks:
+           f'<line x1="{_LEFT}" y1="{axis}" x2="{_RIGHT}" y2="{axis}" stroke="#9a9a9a" stroke-width="2"/>']
+    out += _ticks(r, lo, hi, x, axis, ticks_y)
+    for (name, at, what, day), (row, left) in zip(marks, placed, strict=True):
         dash = ' stroke-dasharray="8 4"' if name == "today" else ""
-        out.append(f'<line x1="{x(at):.1f}" y1="{_TOP}" x2="{x(at):.1f}" y2="{_BOTTOM}" stroke="{COLORS[name]}" '
-                   f'stroke-width="4"{dash}/>')
+        y = (rows - 1 - row) * _ROW + 14  # row 0 sits right above the lines
+        out.append(f'<g class="mark" data-mark="{name}"><line x1="{x(at):.1f}" y1="{top}" x2="{x(at):.1f}" '
+                   f'y2="{bottom}" stroke="{COLORS[name]}" stroke-width="4"{dash}/>'
+                   f'<rect x="{left:.1f}" y="{y - 10}" width="5" height="{_LINE + 11}" fill="{COLORS[name]}"/>'
+                   f'<text class="label" x="{left + _SWATCH:.1f}" y="{y}" fill="#1b1b1b"><tspan>{_e(what)}</tspan>'
+                   f'<tspan x="{left + _SWATCH:.1f}" dy="{_LINE}">{day}</tspan></text></g>')
     for i, ev in enumerate(r.events, 1):
         colour = COLORS["protection"] if ev.kind in _PROBLEM_KINDS else (
             COLORS["delivered"] if ev.kind == EventKind.DELIVERED.value else COLORS["event"])
         cx = x(ev.time)
-        out.append(f'<circle cx="{cx:.1f}" cy="{_AXIS}" r="7" fill="{colour}" stroke="#fff" stroke-width="1.5">'
+        out.append(f'<circle cx="{cx:.1f}" cy="{axis}" r="7" fill="{colour}" stroke="#fff" stroke-width="1.5">'
                    f"<title>{_e(r.when(ev.time))} {_e(ev.description)}</title></circle>")
-        out.append(f'<text x="{cx:.1f}" y="{_AXIS - 14 - 12 * (i % 2)}" text-anchor="middle">{i}</text>')
-    out += _legend(r, marks)
+        out.append(f'<text x="{cx:.1f}" y="{axis - 14 - 12 * (i % 2)}" text-anchor="middle">{i}</text>')
+    out += _legend(r, legend_y)
     out.append("</svg>")
     return "".join(out)
 
 
-def _ticks(r: Report, lo: datetime, hi: datetime, x) -> list[str]:  # type: ignore[no-untyped-def]
-    """Day labels under the axis, about eight of them."""
+def _ticks(r: Report, lo: datetime, hi: datetime, x: Callable[[datetime], float], axis: float, y: float) -> list[str]:
+    """Day labels with their year under the axis, about seven of them."""
     first, last = r.local(lo).date(), r.local(hi).date()
-    step = max(1, ((last - first).days + 7) // 8)
+    step = max(1, ((last - first).days + 6) // 7)
     out, day = [], first + timedelta(days=1)
     while day <= last:
         at = x(instant(day, r.zone))
-        out.append(f'<line x1="{at:.1f}" y1="{_AXIS - 4}" x2="{at:.1f}" y2="{_AXIS + 4}" stroke="#9a9a9a"/>'
-                   f'<text x="{at:.1f}" y="{_BOTTOM + 16}" text-anchor="middle" fill="#444">{day:%m-%d}</text>')
+        out.append(f'<line x1="{at:.1f}" y1="{axis - 4}" x2="{at:.1f}" y2="{axis + 4}" stroke="#9a9a9a"/>'
+                   f'<text class="tick" x="{at:.1f}" y="{y}" text-anchor="middle" fill="#444">{day:%Y-%m-%d}</text>')
         day += timedelta(days=step)
     return out
 
 
-def _legend(r: Report, marks: list[tuple[str, datetime, str]]) -> list[str]:
-    """One line per date mark with its day, and the two kinds of event dot."""
-    entries = [(COLORS[n], f"{label} {r.local(at):%Y-%m-%d}", "line") for n, at, label in marks]
-    entries += [(COLORS["event"], r.t("legend_event"), "dot"), (COLORS["protection"], r.t("legend_problem"), "dot")]
+def _legend(r: Report, y: float) -> list[str]:
+    """The two kinds of event dot (each date mark is labelled at its line)."""
     out = []
-    for i, (colour, label, shape) in enumerate(entries):
-        lx, ly = _LEFT + (i % 4) * 172, 190 + (i // 4) * 18
-        symbol = (f'<line x1="{lx}" y1="{ly - 9}" x2="{lx}" y2="{ly + 3}" stroke="{colour}" stroke-width="4"/>'
-                  if shape == "line" else f'<circle cx="{lx}" cy="{ly - 3}" r="5" fill="{colour}"/>')
-        out.append(f'{symbol}<text x="{lx + 10}" y="{ly + 1}">{_e(label)}</text>')
+    for i, (colour, label) in enumerate(((COLORS["event"], r.t("legend_event")),
+                                         (COLORS["protection"], r.t("legend_problem")))):
+        lx = _LEFT + i * 200
+        out.append(f'<circle cx="{lx}" cy="{y - 4}" r="5" fill="{colour}"/>'
+                   f'<text x="{lx + 10}" y="{y}">{_e(label)}</text>')
     return out

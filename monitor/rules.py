@@ -10,10 +10,11 @@ from itertools import compress, count
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from carriers.model import EXCEPTION_KINDS, EventKind, Status, TrackingEvent
+from carriers.holds import Hold, hold_for
+from carriers.model import EXCEPTION_KINDS, EventKind, Handover, Status, TrackingEvent
 from monitor import holidays, messages
 from monitor.durations import format_duration
-from monitor.messages import days, fmt_date, fmt_deadline, fmt_when
+from monitor.messages import counted, days, fmt_date, fmt_deadline, fmt_due, fmt_when
 from monitor.watchlist import Order, Rules
 from monitor.windows import ANCHOR_NAMES, DEFAULT_TABLE, TYPED, Window, WindowTable
 
@@ -54,12 +55,14 @@ class Kind(StrEnum):
     CARRIER_REJECTED = "carrier_rejected"  # not about an order: a carrier refused its credentials
     CHECK_FAILED = "check_failed"  # the rules failed on one order: said for that order, the others go on
     UNTRACKED = "untracked"  # the order has a number no configured source can ask: said once, with what to add
+    PICKUP_WAITING = "pickup_waiting"  # the parcel waits at a pickup point: where, and by when to collect it
     STATE_DAMAGED = "state_damaged"  # not about an order: the daemon stopped, its state file is damaged
+    MAIL_FAILING = "mail_failing"  # not about an order: the [import.imap] mailbox cannot be read
 
 
 # The kinds the rules produce for orders (the others come from the daemon and the cycle).
 ORDER_KINDS = tuple(k for k in Kind if k not in (Kind.CONFIG_REJECTED, Kind.CARRIER_REJECTED, Kind.CHECK_FAILED,
-                                                 Kind.STATE_DAMAGED, Kind.UNTRACKED))
+                                                 Kind.STATE_DAMAGED, Kind.UNTRACKED, Kind.MAIL_FAILING))
 
 
 class EventIndex(NamedTuple):
@@ -67,6 +70,7 @@ class EventIndex(NamedTuple):
 
     unusual: tuple[int, ...] = ()  # positions of the unusual events (returned, held in customs…)
     delivery: int = -1  # position of the last delivery scan; -1: none
+    pickup: int = -1  # position of the first pickup-point scan; -1: none
 
 
 _NO_EVENTS = EventIndex()
@@ -80,7 +84,7 @@ def index_events(events: tuple[TrackingEvent, ...]) -> EventIndex:
     # Scanned in C: most histories have no unusual event.
     unusual = () if EXCEPTION_KINDS.isdisjoint(kinds) else tuple(compress(count(), map(_IS_EXCEPTION, kinds)))
     delivery = len(kinds) - 1 - kinds[::-1].index(_DELIVERED_EVENT) if _DELIVERED_EVENT in kinds else -1
-    return EventIndex(unusual, delivery)
+    return EventIndex(unusual, delivery, kinds.index(_PICKUP) if _PICKUP in kinds else -1)
 
 
 # An event dated further ahead than this is kept as evidence but never taken for the parcel's latest news: a
@@ -88,9 +92,14 @@ def index_events(events: tuple[TrackingEvent, ...]) -> EventIndex:
 FUTURE_SLACK = timedelta(days=1)
 
 
+# Kept in memory whatever their age: the rules look back at every unusual event and at the first pickup scan.
+KEPT_KINDS = EXCEPTION_KINDS | {EventKind.AVAILABLE_FOR_PICKUP}
+
+
 def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[TrackingEvent, ...]:
     """The events the rules read, kept in the given order (oldest first): the last one up to `horizon`, every one
-    after it, every unusual one and the last delivery. The state keeps only these in memory; reports read them all.
+    after it, every unusual or pickup one and the last delivery. The state keeps only these in memory; reports
+    read them all.
 
     With `horizon` >= now + FUTURE_SLACK the rules find the same at `now` and later on these as on all `events`.
     """
@@ -105,7 +114,7 @@ def needed(events: Sequence[TrackingEvent], horizon: datetime) -> tuple[Tracking
             delivery = i
         if last >= 0 and delivery >= 0:
             break
-    return tuple(e for i, e in enumerate(events) if i >= last or i == delivery or e.kind in EXCEPTION_KINDS)
+    return tuple(e for i, e in enumerate(events) if i >= last or i == delivery or e.kind in KEPT_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +128,7 @@ class History:
     number_since: datetime | None = None  # when the monitor first saw the number
     failing_since: datetime | None = None
     last_error: str = ""
+    handover: Handover | None = None  # the destination carrier's own number, when a source reported one
     # Worked out here when not given: the state keeps it with the events, so a cycle does not scan
     # every event of every order again when only a few have news.
     index: EventIndex = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
@@ -235,6 +245,10 @@ _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 # Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
 # EnumType.__getattr__ and costs more than the comparison it feeds.
 _DELIVERED_EVENT, _EXPORTED, _DAMAGED = EventKind.DELIVERED, EventKind.EXPORTED, EventKind.DAMAGED
+_PICKUP = EventKind.AVAILABLE_FOR_PICKUP
+# After these the parcel is no longer waiting at the pickup point: the exception rule speaks instead.
+_GONE_BACK = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST})
+PICKUP_URGENT = timedelta(days=2)  # the last stretch of a pickup hold, when the alert turns urgent
 _NOT_FOUND, _DELIVERED_STATUS = Status.NOT_FOUND, Status.DELIVERED
 _FINAL = frozenset(s for s in Status if s.is_final)
 _IS_EXCEPTION = EXCEPTION_KINDS.__contains__
@@ -443,6 +457,8 @@ def stalled(c: _Ctx, found: list[Finding]) -> None:
     h = c.hist
     if not h.events or h.status in _FINAL or (last := h.last_event(c.now)) is None:
         return
+    if last.kind is _PICKUP:
+        return  # waiting at a pickup point is not a stall: pickup_waiting says by when to collect it
     exported = last.kind is _EXPORTED
     quiet = c.now - last.time
     dark = exported and quiet >= c.rules.dark_after_export_after
@@ -525,6 +541,28 @@ def _protection_steps(c: _Ctx, found: list[Finding], d: _Deadline, row: Window |
                            entry="window_ending" if row else "", window=name))
 
 
+def pickup_waiting(c: _Ctx, found: list[Finding]) -> None:
+    """From the first pickup-point scan: where and by when to collect (the carrier's hold, or pickup_hold);
+    urgent in the last PICKUP_URGENT and once the hold is over, silent once it is collected or goes back."""
+    h = c.hist
+    first = h.index.pickup
+    if first < 0 or h.status is Status.RETURNED or any(i > first and h.events[i].kind in _GONE_BACK
+                                                        for i in h.index.unusual):
+        return
+    event = h.events[first]
+    hold = Hold(c.rules.pickup_hold, "") if c.rules.pickup_hold else hold_for(
+        event.source, h.handover.carrier if h.handover else "", h.carrier)
+    end = event.time + hold.time
+    if c.now >= end:
+        stage, severity = "ended", Severity.URGENT
+    elif c.now >= end - PICKUP_URGENT:
+        stage, severity = "last_days", Severity.URGENT
+    else:
+        stage, severity = "waiting", Severity.WARNING
+    found.append(c.finding(Kind.PICKUP_WAITING, severity, f"{event.key}:{stage}", end, _pickup_params, event, end,
+                           hold, stage))
+
+
 def long_wait(c: _Ctx, found: list[Finding]) -> None:
     """So long since the order that the parcel will probably never come."""
     if c.now >= _utc_at(c.order.ordered_on, c.zone, c.rules.long_wait_after):
@@ -593,7 +631,7 @@ def _refund_warning(c: _Ctx, found: list[Finding], end: datetime, row: Window | 
 Rule = Callable[[_Ctx, list[Finding]], None]  # appends what it finds
 _RULES_OPEN: tuple[Rule, ...] = (
     tracking_missing, tracking_unknown, stalled, exceptions, promised_passed, protection, dispute_followup,
-    long_wait, source_failing,
+    long_wait, source_failing, pickup_waiting,
 )
 _RULES_DELIVERED: tuple[Rule, ...] = (exceptions, delivered, refund_window_ending)
 
@@ -622,11 +660,30 @@ def _exception_params(c: _Ctx, event: TrackingEvent) -> dict[str, str]:
     return {"event_kind": messages.EVENT_KIND_NAMES[c.lang][event.kind.value], **c.event_params(event)}
 
 
+def _pickup_params(c: _Ctx, event: TrackingEvent, end: datetime, hold: Hold, stage: str) -> dict[str, str]:
+    lang, ho = c.lang, c.hist.handover
+    deadline = fmt_deadline(c.local(end), lang)
+    note = "hold_set" if c.rules.pickup_hold else "hold_published" if hold.published else "hold_estimate"
+    held = days(hold.time.days, lang) if hold.time % _ONE_DAY == _ZERO else format_duration(hold.time)
+    local = messages.fragment("local_number", lang, number=ho.number) if ho else ""
+    return {
+        "headline": messages.fragment(f"pickup_{stage}", lang, deadline=deadline, left=_left(end, c)),
+        "since": fmt_when(c.local(event.time), lang), "last_text": event.description,
+        "last_where": messages.fragment("at", lang, where=event.location) if event.location else "",
+        "deadline": deadline, "numbers": f"{c.order.tracking or ''}{local}",
+        "hold": messages.fragment(note, lang, hold=held, source=hold.source),
+        "todo": messages.fragment("pickup_todo_ended" if stage == "ended" else "pickup_todo", lang,
+                                  deadline=deadline),
+        "kept": messages.fragment("kept_ended" if stage == "ended" else "kept", lang, deadline=deadline),
+    }
+
+
 def _promised_params(c: _Ctx, protection: datetime | None) -> dict[str, str]:
     promised = c.order.promised_by
     assert promised is not None
     overdue = days(max(1, (c.local_today - promised).days), c.lang)
-    return {"promised": c.day(promised), "overdue": overdue, "protection": c.day(protection)}
+    ends = fmt_due(c.local(protection), c.lang) if protection else messages.fragment("not_set", c.lang)
+    return {"promised": c.day(promised), "overdue": overdue, "protection": ends}
 
 
 def _deadline_params(c: _Ctx, deadline: datetime) -> dict[str, str]:
@@ -634,7 +691,7 @@ def _deadline_params(c: _Ctx, deadline: datetime) -> dict[str, str]:
 
 
 def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
-    return {**_deadline_params(c, deadline), "left": _left(deadline, c), "holiday": holiday}
+    return {"deadline": fmt_due(c.local(deadline), c.lang), "left": _left(deadline, c), "holiday": holiday}
 
 
 def _window_params(c: _Ctx, deadline: datetime, holiday: str, row: Window) -> dict[str, str]:
@@ -675,7 +732,7 @@ def _failing_params(c: _Ctx) -> dict[str, str]:
 def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
     at = c.delivered_at
     assert at is not None
-    refund = messages.fragment("refund", c.lang, deadline=fmt_when(c.local(end), c.lang)) if end else ""
+    refund = messages.fragment("refund", c.lang, deadline=fmt_due(c.local(end), c.lang)) if end else ""
     return {"delivered": c.day(at), "refund": refund}
 
 
@@ -822,7 +879,8 @@ def _watch(c: _Ctx) -> str:
     if o.promised_by:
         what.append(messages.fragment("watch_promised", lang, date=c.day(o.promised_by)))
     if o.protection_ends:
-        what.append(messages.fragment("watch_protection", lang, date=c.day(instant(o.protection_ends, c.zone))))
+        ends = fmt_due(c.local(instant(o.protection_ends, c.zone)), lang)
+        what.append(messages.fragment("watch_protection", lang, date=ends))
     return messages.fragment("watch", lang, what=messages.join(what, lang) or messages.fragment("watch_none", lang))
 
 
@@ -831,10 +889,7 @@ def _left(deadline: datetime, c: _Ctx) -> str:
     left = deadline - c.now
     if left >= timedelta(hours=23):  # a day of 23 hours (DST starts) is still "1 day"
         return days((c.local(deadline).date() - c.local_today).days, c.lang)
-    lang = c.lang
-    hours = max(1, int(left.total_seconds() // 3600))
-    unit = ("hour", "hours") if lang == "en" else ("heure", "heures")
-    return f"{hours} {unit[0] if hours == 1 else unit[1]}"
+    return counted(max(1, int(left.total_seconds() // 3600)), "hour", c.lang)
 
 
 def most_urgent(findings: list[Finding]) -> Finding | None:

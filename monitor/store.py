@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from carriers.errors import AuthError, CarrierError, NotFoundError, RateLimitedError
-from carriers.model import EXCEPTION_KINDS, EventKind, Shipment, Status, TrackingEvent
+from carriers.model import EventKind, Handover, Shipment, Status, TrackingEvent
 from monitor.errors import StateError
-from monitor.rules import FUTURE_SLACK, EventIndex, Finding, History, index_events, needed
+from monitor.rules import FUTURE_SLACK, KEPT_KINDS, EventIndex, Finding, History, index_events, needed
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS carrier_memory(
     carrier TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(carrier, key));
 CREATE TABLE IF NOT EXISTS routes(
     number TEXT PRIMARY KEY, carrier TEXT NOT NULL, decided_at TEXT NOT NULL);
+-- What `[import.imap]` has read: per mailbox folder, its UIDVALIDITY and the last UID read; and a failing mailbox.
+CREATE TABLE IF NOT EXISTS mail_read(
+    account TEXT NOT NULL, folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,
+    read_at TEXT NOT NULL, PRIMARY KEY(account, folder));
+CREATE TABLE IF NOT EXISTS mail_failing(account TEXT PRIMARY KEY, since TEXT NOT NULL, error TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
 -- Each number's latest event is an index seek, so a start reads one event per number, not every event.
 CREATE INDEX IF NOT EXISTS events_by_time ON events(carrier, number, time);
@@ -63,6 +68,11 @@ _ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "sending_since": "TEXT",  # a send of it started then, its answer not recorded yet
         "interrupted": "INTEGER NOT NULL DEFAULT 0",  # sends cut off by a kill or a stop: each may have arrived
     },
+    "shipments": {
+        # The destination carrier's own number for this parcel, as the source reported it ('' while none).
+        "handover_number": "TEXT NOT NULL DEFAULT ''",
+        "handover_carrier": "TEXT NOT NULL DEFAULT ''",  # that carrier as the source names it
+    },
     "carriers": {
         # First told to wait (429, quota) with no answer since: a wait that lasts is a failing source.
         "blocked_since": "TEXT",
@@ -78,7 +88,7 @@ _EVENT_ROWS = f"SELECT {_EVENT_COLUMNS} FROM events"
 _Row = tuple[str, str, str, str, str, str, str, str, int]
 # The rows rules.needed may keep, picked out by SQLite in one pass over the table: each number's latest event up
 # to the horizon (ties: all of them, the last stored wins after sorting), and every later, unusual or delivery one.
-_NOTED_KINDS = ", ".join(f"'{k.value}'" for k in sorted((*EXCEPTION_KINDS, EventKind.DELIVERED)))
+_NOTED_KINDS = ", ".join(f"'{k.value}'" for k in sorted((*KEPT_KINDS, EventKind.DELIVERED)))
 _NEEDED_ROWS = (
     f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} FROM (SELECT carrier c, number n,"
     " MAX(time) t FROM events WHERE time <= :horizon AND rowid <= :top GROUP BY carrier, number) m"
@@ -186,6 +196,7 @@ class ShipmentState:
     next_poll: datetime | None
     failing_since: datetime | None
     last_error: str
+    handover: Handover | None = None  # the destination carrier's number, once the source reported it
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +281,9 @@ class Store:
                 raise StateError(f"{self.path}: written by a newer tracking-monitor (schema {version})")
             self.db.executescript(_SCHEMA)
             self._add_columns()
+            # After the columns: an older file gets them first. Few parcels are handed over; find them at once.
+            self.db.execute("CREATE INDEX IF NOT EXISTS shipments_handed ON shipments(carrier, number)"
+                            " WHERE handover_number != ''")
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._timelines: dict[tuple[str, str], _Timeline] = {}  # see _timelines_of
             self._events_read = 0  # the rowid of the last events row in _timelines
@@ -323,6 +337,30 @@ class Store:
             if not durable:
                 self.db.execute("PRAGMA synchronous=FULL")
 
+    # ------------------------------------------------------------ mail read by [import.imap]
+
+    def mail_marks(self, account: str) -> dict[str, tuple[int, int]]:
+        """Per folder of a mailbox: (UIDVALIDITY, last UID read)."""
+        rows = self.db.execute("SELECT folder, uidvalidity, last_uid FROM mail_read WHERE account=?", (account,))
+        return {folder: (validity, uid) for folder, validity, uid in rows}
+
+    def mail_read(self, account: str, marks: Mapping[str, tuple[int, int]], now: datetime) -> None:
+        """Remember the last UID read in each folder, and that the mailbox works."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO mail_read(account, folder, uidvalidity, last_uid, read_at)"
+                           " VALUES (?, ?, ?, ?, ?)", [(account, f, v, u, _ts(now)) for f, (v, u) in marks.items()])
+            db.execute("DELETE FROM mail_failing WHERE account=?", (account,))
+
+    def mail_failed(self, account: str, error: str, now: datetime) -> tuple[datetime, bool]:
+        """Note a failed check of a mailbox: when its failing began, and whether it began now."""
+        with self.transaction() as db:
+            row = db.execute("SELECT since FROM mail_failing WHERE account=?", (account,)).fetchone()
+            if row is not None:
+                db.execute("UPDATE mail_failing SET error=? WHERE account=?", (error, account))
+                return datetime.fromisoformat(row[0]), False
+            db.execute("INSERT INTO mail_failing(account, since, error) VALUES (?, ?, ?)", (account, _ts(now), error))
+        return now, True
+
     # ------------------------------------------------------------ tracking numbers and shipments
 
     def note_numbers(self, pairs: Iterable[tuple[str, str]], now: datetime) -> None:
@@ -335,12 +373,20 @@ class Store:
 
     def shipment_states(self, numbers: Iterable[str] | None = None) -> dict[tuple[str, str], ShipmentState]:
         """Polling state of every shipment (or of these numbers'), by (carrier, number)."""
-        select = "SELECT carrier, number, status, last_polled, next_poll, failing_since, last_error FROM shipments"
+        select = ("SELECT carrier, number, status, last_polled, next_poll, failing_since, last_error, handover_number,"
+                  " handover_carrier FROM shipments")
         rows = self.db.execute(select) if numbers is None else self._rows_of(select, list(numbers))
         return {
-            (c, n): ShipmentState(c, n, _STATUSES.get(s) if s else None, _dt(lp), _dt(np), _dt(fs), err)
-            for c, n, s, lp, np, fs, err in rows
+            (c, n): ShipmentState(c, n, _STATUSES.get(s) if s else None, _dt(lp), _dt(np), _dt(fs), err,
+                                  Handover(hn, hc) if hn else None)
+            for c, n, s, lp, np, fs, err, hn, hc in rows
         }
+
+    def handovers(self) -> dict[tuple[str, str], Handover]:
+        """By (carrier, number): the destination carrier's number each source reported."""
+        rows = self.db.execute("SELECT carrier, number, handover_number, handover_carrier FROM shipments"
+                               " WHERE handover_number != ''")
+        return {(c, n): Handover(hn, hc) for c, n, hn, hc in rows}
 
     def not_due(self, now: datetime) -> set[tuple[str, str]]:
         """The (carrier, number) pairs not to ask at `now`: final, or asked again later."""
@@ -447,6 +493,9 @@ class Store:
              for e in s.events],
         )
         added = db.total_changes - before
+        if s.handover is not None:  # kept when a later answer no longer mentions it
+            db.execute("UPDATE shipments SET handover_number=?, handover_carrier=? WHERE carrier=? AND number=?",
+                       (s.handover.number, s.handover.carrier, carrier, s.number))
         db.execute(
             "UPDATE shipments SET status=?, raw_status=?, estimated_delivery=?, last_polled=?, last_success=?,"
             " next_poll=?, failing_since=NULL, fail_count=0, last_error='' WHERE carrier=? AND number=?",
@@ -455,34 +504,48 @@ class Store:
         )
         return added
 
-    def histories(self, wanted: Sequence[tuple[str, str, str]], now: datetime, *, everything: bool = True
-                  ) -> dict[str, History]:
+    def histories(self, wanted: Sequence[tuple[str, str, str]], now: datetime, *, everything: bool = True,
+                  also: Mapping[str, tuple[str, str]] | None = None) -> dict[str, History]:
         """History per order id for (order_id, carrier, number) triples, with the events the rules read at `now`
         and later (rules.needed); `events_of` reads every event. `everything=False`: `wanted` is a few of the
-        watched numbers (the others stay in memory for the next call)."""
+        watched numbers (the others stay in memory for the next call). `also` gives, by order id, the
+        (carrier, number) the parcel was handed over to: its events join the order's, and its status, once it
+        has one, is the order's (the destination carrier knows more)."""
+        also = also or {}
         if everything:
             states = self.shipment_states()
             since_rows = self.db.execute("SELECT order_id, number, first_seen FROM numbers")
         else:
-            states = self.shipment_states(n for _, _, n in wanted)
+            states = self.shipment_states([*(n for _, _, n in wanted), *(n for _, n in also.values())])
             since_rows = self._rows_of("SELECT order_id, number, first_seen FROM numbers", [n for _, _, n in wanted])
         since = {(o, n): _dt(t) for o, n, t in since_rows}
         waiting = {c: (at, cs.block_reason) for c, cs in self.carrier_states().items() if (at := cs.failing_since())}
-        timelines = self._timelines_of({(c, n) for _, c, n in wanted}, now + FUTURE_SLACK, prune=everything)
+        timelines = self._timelines_of({(c, n) for _, c, n in wanted} | set(also.values()), now + FUTURE_SLACK,
+                                       prune=everything)
         out = {}
         for order_id, carrier, number in wanted:
             st = states.get((carrier, number))
             events, index = timelines[carrier, number]
             # The number's own failure, else a wait its carrier imposed that has kept every answer away.
             failing, error = (st.failing_since, st.last_error) if st and st.failing_since else waiting.get(carrier, (None, ""))
+            status = st.status if st else None
+            if (pair := also.get(order_id)) is not None:
+                there = states.get(pair)
+                if there is not None and there.status not in (None, Status.NOT_FOUND):
+                    status = there.status
+                if extra := timelines[pair][0]:
+                    # Both may report the same scan (an aggregator follows the last mile too): kept once.
+                    merged = {(e.time, e.kind): e for e in (*extra, *events)}
+                    events, index = tuple(sorted(merged.values(), key=_event_time)), None
             out[order_id] = History(
                 carrier=carrier,
-                status=st.status if st else None,
+                status=status,
                 events=events,
                 number_since=since.get((order_id, number)),
                 failing_since=failing,
                 last_error=error or (st.last_error if st else ""),
-                index=index,
+                handover=st.handover if st else None,
+                index=index,  # type: ignore[arg-type]  # None: worked out from the merged events
             )
         return out
 
@@ -579,6 +642,10 @@ class Store:
             )
             db.execute("DELETE FROM temp.found")
         return Queued(new, repeated)
+
+    def notified_by_order(self) -> dict[str, int]:
+        """How many alerts were notified so far, per order id."""
+        return dict(self.db.execute("SELECT order_id, COUNT(*) FROM notified GROUP BY order_id"))
 
     def notified_keys(self) -> set[str]:
         """Every finding key already notified."""

@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -46,6 +47,7 @@ DAY_HINT = "a date like 2026-12-16 (a day, without a time)"
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 WINDOW_HINT = f"a date between {FIRST_DAY} and {LAST_DAY}"
 MAX_ID_LENGTH = 100  # the longest marketplace order numbers have about 30 characters
+MAX_SOURCE_LENGTH = 300  # an order's `source`: "mail " and a Message-ID, which mail programs keep short
 MAX_NESTING = 20  # lists and tables inside each other; a watchlist needs 4, and deeper ones overflow parsers' stacks
 _SHOWN = 60  # characters of a value that an error message repeats
 
@@ -299,7 +301,9 @@ def _quiet_hours(value: object) -> QuietHours:
     return QuietHours(start, end)
 
 
-Quiet = Annotated[QuietHours, BeforeValidator(_quiet_hours)]
+Quiet = Annotated[QuietHours, BeforeValidator(_quiet_hours),
+                  WithJsonSchema({"type": "string", "pattern": r"^\s*(?:[oO][fF][fF]|\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2})\s*$",
+                                  "description": QUIET_HINT})]
 _NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,39}")
 _SECRET = re.compile(r"[a-z0-9_]{1,60}")
 # Names the environment settings already use (TRACKING_MONITOR_CONFIG…): a secret cannot take them.
@@ -405,6 +409,7 @@ class Rules(_Section):
     long_wait_after: Duration = timedelta(days=50)
     refund_window_warn: Duration = timedelta(days=3)
     source_failing_after: Duration = timedelta(days=1)
+    pickup_hold: Duration | None = None  # None: the carrier's published hold (carriers.holds), else an estimate
     holiday_shift: bool = True
 
     @field_validator("protection_warn")
@@ -481,6 +486,14 @@ def _order_id(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+def _source(value: str) -> str:
+    if len(value) > MAX_SOURCE_LENGTH:
+        raise ValueError(f"is {len(value)} characters long; expected at most {MAX_SOURCE_LENGTH}, like \"mail <id@host>\"")
+    if bad := next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None):
+        raise ValueError(f"has the control or invisible character U+{ord(bad):04X}; expected visible text")
+    return value
+
+
 class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     """One `[[orders]]` entry."""
 
@@ -501,6 +514,7 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     archived: bool = False
     dispute: Dispute | None = None
     notify: list[Tag] | None = None  # tags: only destinations with one of them get this order's alerts
+    source: Annotated[str, AfterValidator(_source)] = ""  # where `import` found it: "mail <Message-ID>", "pasted text"
 
     @field_validator("id", mode="before")
     @classmethod
@@ -674,6 +688,38 @@ def _named_tables(raw: object, handler: ValidatorFunctionWrapHandler, section: s
     return tables
 
 
+class ImapSection(_Section):
+    """`[import.imap]`: a mailbox the daemon reads orders from (see monitor.inbox)."""
+
+    host: str
+    port: int | None = None  # None: 993 with TLS, else 143
+    user: str
+    password_secret: Annotated[str, AfterValidator(_secret_name)]
+    folders: list[str] = ["INBOX"]
+    tls: bool = True  # false only for a server on this machine: the password would cross the network in clear
+    check_every: Duration = timedelta(minutes=15)
+
+    @field_validator("check_every")
+    @classmethod
+    def _sane_check(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError(f'expected at least "1m" (mail servers throttle faster checks), got {_q(format_duration(value))}')
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 65535:
+            raise ValueError(f"expected a port from 1 to 65535, like 993, got {value}")
+        return value
+
+
+class ImportSection(_Section):
+    """`[import]`: where orders come in by themselves."""
+
+    imap: ImapSection | None = None
+
+
 class Watchlist(_Section):
     """The whole file."""
 
@@ -683,6 +729,7 @@ class Watchlist(_Section):
     carriers: dict[str, dict[str, Any]] = {}
     windows: dict[str, WindowOverride] = {}
     orders: list[Order] = []
+    import_: ImportSection = Field(ImportSection(), alias="import")  # "import" is a Python keyword
 
     @field_validator("orders", mode="wrap")
     @classmethod
@@ -1077,7 +1124,8 @@ def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
     if len(names) == 2 and names[0] == "windows":  # [windows.<name>]: the name is a row, not a key
         return list(WindowOverride.model_fields)
     for part in names:
-        field = model.model_fields.get(part)
+        # A key spelled differently from its field (`import`, a Python keyword) is found by its alias.
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             return []
         ann = field.annotation
@@ -1085,7 +1133,7 @@ def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
         model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if model is None:
             return []
-    return list(model.model_fields)
+    return [f.alias or n for n, f in model.model_fields.items()]
 
 
 class _Locator:

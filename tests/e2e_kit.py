@@ -20,5 +20,5 @@ def check(path: Path, tmp_path: Path, now: str, *args: str,
     env.update(XDG_STATE_HOME=str(tmp_path / "xdg"), STATE_DIRECTORY=str(tmp_path / "state"), **(extra_env or {}))
     env.pop("CREDENTIALS_DIRECTORY", None)
     return subprocess.run(
-        [sys.executable, "-c", "from monitor.cli import entry; entry()", "--config", str(path), "check", "--now", now,
+        [sys.executable, "-c", "from monitor.cli import entry; entry()", "--config", str(path), "check", "--record", "--now", now,
          *args], capture_output=True, text=True, env=env, timeout=120, check=False)

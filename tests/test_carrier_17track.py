@@ -18,7 +18,7 @@ from carriers.errors import (
     UnavailableError,
 )
 from carriers.model import EventKind as K
-from carriers.model import Status
+from carriers.model import Handover, Shipment, Status
 from carriers.track17 import NotRegisteredError, Track17Carrier, registered_key
 from tests.carrier_kit import NOW, build, cycles_with_restarts, fixture
 from tests.fakes.server import Stage, Step, World
@@ -44,6 +44,9 @@ CASES = [
     # The return scan has no stage: the Returning milestone at the same instant names it.
     ("returned", "RB123456785FR", Status.RETURNED, [K.PICKED_UP, K.ARRIVED, K.IN_TRANSIT, K.RETURNING, K.RETURNED]),
     ("lost", "LP00123456789012", Status.EXCEPTION, [K.PICKED_UP, K.EXPORTED, K.ARRIVED, K.LOST]),
+    # Exception_Other beside "available for pick-up" (carriers.md, "Pickup"): waiting at a counter, not lost.
+    ("pickup_exception_other", N, Status.AVAILABLE_FOR_PICKUP,
+     [K.INFO_RECEIVED, K.PICKED_UP, K.IN_TRANSIT, K.EXPORTED, K.ARRIVED, K.IN_TRANSIT, K.AVAILABLE_FOR_PICKUP]),
     ("not_found", "RR999999995CN", NotFoundError, []),
     ("not_registered", N, NotRegisteredError, []),
 ]
@@ -168,3 +171,14 @@ async def test_each_number_registered_once_and_batches_of_40(tmp_path: Path) -> 
     sent = sorted(i["number"] for r in log if r.path == "/register" for i in json.loads(r.body))
     assert sent == sorted(api.registrations) == sorted(world.parcels)  # each once, across cycles and restarts
     assert max(sizes) == 40 and all(r.status == 200 for r in log)
+
+
+@pytest.mark.parametrize(("name", "handover"), [("pickup_exception_other", Handover("6A12345678901", "Colissimo")),
+                                                 ("in_transit", None)])
+@respx.mock
+async def test_the_last_mile_number_is_the_handover(name: str, handover: Handover | None) -> None:
+    """track_info.misc_info.local_number / local_provider (the v2.2 document's fields, null when none) name the
+    destination carrier's own number."""
+    respx.post(f"{BASE}/gettrackinfo").mock(return_value=httpx.Response(200, json=fixture("17track", name)))
+    result = (await registered(N).fetch([N]))[N]
+    assert isinstance(result, Shipment) and result.handover == handover

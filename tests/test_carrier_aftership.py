@@ -12,7 +12,7 @@ import respx
 from carriers.aftership import AfterShipCarrier, created_key
 from carriers.errors import AuthError, BadPayloadError, NotFoundError, RateLimitedError, UnavailableError
 from carriers.model import EventKind as K
-from carriers.model import Status
+from carriers.model import Handover, Shipment, Status
 from tests.carrier_kit import NOW, build, cycles_with_restarts, fixture
 from tests.fakes.aftership import AfterShipApi
 from tests.fakes.server import Stage, Step, World
@@ -175,3 +175,15 @@ async def test_already_exists_reads_the_existing_tracking_by_its_id() -> None:
     assert result.status is Status.IN_TRANSIT and one.called
     assert one.calls.last.request.headers["as-api-key"] == "test-key"
     assert carrier.memory[created_key(N)] == ident  # kept: the next poll does not create it again
+
+
+@respx.mock
+async def test_pickup_and_the_last_mile_number() -> None:
+    """AvailableForPickup_001 is a pickup scan; `last_mile` {tracking_number, slug} (the official SDK's
+    TrackingLastMile) is the destination carrier's number."""
+    respx.get(f"{BASE}/trackings").mock(
+        return_value=httpx.Response(200, json=fixture("aftership", "available_for_pickup")))
+    result = (await created(N).fetch([N]))[N]
+    assert isinstance(result, Shipment) and result.status is Status.AVAILABLE_FOR_PICKUP
+    assert result.events[-1].kind is K.AVAILABLE_FOR_PICKUP and result.events[-1].location.startswith("LYON 03")
+    assert result.handover == Handover("6A12345678901", "colissimo")

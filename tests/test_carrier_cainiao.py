@@ -11,7 +11,7 @@ import respx
 from carriers.cainiao import CainiaoCarrier, meaning
 from carriers.errors import BadPayloadError, NotFoundError, RateLimitedError, UnavailableError
 from carriers.model import EventKind as K
-from carriers.model import Shipment, Status
+from carriers.model import Handover, Shipment, Status
 from monitor.config import load_app
 from monitor.cycle import next_poll
 from tests.carrier_kit import NOW, build, fixture
@@ -186,3 +186,15 @@ async def test_against_the_fake_server_over_http() -> None:
             await carrier.fetch(["LP00712345678901"])
         await carrier.aclose()
         assert len(server.requests("cainiao")) == 2
+
+
+@pytest.mark.parametrize(("name", "number", "handover"), [
+    ("delivered", "LP00712345678902", Handover("CE123456785BE")),  # copyRealMailNo: the destination post's number
+    ("in_transit", "LP00712345678901", None),
+])
+@respx.mock
+async def test_the_destination_carriers_number_is_the_handover(name: str, number: str,
+                                                             handover: Handover | None) -> None:
+    respx.get(URL).mock(return_value=httpx.Response(200, json=fixture("cainiao", name)))
+    result = (await build(CainiaoCarrier).fetch([number]))[number]
+    assert isinstance(result, Shipment) and result.handover == handover

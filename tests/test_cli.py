@@ -25,7 +25,7 @@ NOW = "2026-11-21T10:00"
 ALL_KINDS = {
     "tracking_missing", "tracking_unknown", "stalled", "dark_after_export", "promised_passed", "protection_ending",
     "protection_ended", "exception", "delivered", "refund_window_ending", "dispute_followup", "long_wait",
-    "source_failing", "untracked",
+    "source_failing", "untracked", "pickup_waiting",
 }
 
 
@@ -50,15 +50,15 @@ def invoke(*args: str, config: Path | None = EXAMPLE):  # type: ignore[no-untype
                                  "2030-10-01T09:00", "2033-06-30T23:40"])
 def test_first_check_shows_every_kind_then_nothing(now: str) -> None:
     """The example shows every finding kind on a first run, whatever the day; a second check right after prints []."""
-    first = invoke("check", "--now", now, "--json")
+    first = invoke("check", "--record", "--now", now, "--json")
     assert first.exit_code == 0, first.output
     found = json.loads(first.stdout)
-    assert {f["kind"] for f in found} == ALL_KINDS and len(found) == 16
+    assert {f["kind"] for f in found} == ALL_KINDS and len(found) == 17
     # A protection finding also names its window (the typed protection_ends, or a marketplace or payment one).
     assert all(set(f) == {"order", "kind", "severity", "message", "action", "due"}
                | ({"window"} if f["kind"].startswith("protection_") else set()) for f in found)
     assert "[URGENT]" in first.stderr  # terminal alerts moved to stderr under --json
-    second = invoke("check", "--now", now, "--json")
+    second = invoke("check", "--record", "--now", now, "--json")
     assert second.exit_code == 0 and json.loads(second.stdout) == []
 
 
@@ -67,13 +67,13 @@ def test_dry_run_records_nothing() -> None:
     dry = invoke("check", "--now", NOW, "--dry-run", "--json")
     assert {f["kind"] for f in json.loads(dry.stdout)} == ALL_KINDS
     assert "[URGENT]" not in dry.stderr  # nothing was sent
-    real = invoke("check", "--now", NOW, "--json")
+    real = invoke("check", "--record", "--now", NOW, "--json")
     assert len(json.loads(real.stdout)) == len(json.loads(dry.stdout))
 
 
 def test_alerts_print_to_the_terminal_without_urls() -> None:
     """With no notification URL, a plain check prints the alerts on stdout."""
-    result = invoke("check", "--now", NOW)
+    result = invoke("check", "--record", "--now", NOW)
     assert result.exit_code == 0
     assert "[URGENT] Buyer protection ends in 3 days (AliExpress · USB-C hub)" in result.stdout
     assert "What to do: Open a dispute now" in result.stdout
@@ -83,7 +83,7 @@ def test_french(tmp_path: Path) -> None:
     """language = "fr" gives French alerts."""
     cfg = tmp_path / "fr.toml"
     cfg.write_text(EXAMPLE.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8")
-    found = json.loads(invoke("check", "--now", NOW, "--json", config=cfg).stdout)
+    found = json.loads(invoke("check", "--record", "--now", NOW, "--json", config=cfg).stdout)
     by_kind = {f["kind"]: f for f in found}
     assert "aucun numéro de suivi" in by_kind["tracking_missing"]["message"]
     assert by_kind["protection_ending"]["action"].startswith("Ouvrez un litige maintenant")
@@ -103,9 +103,14 @@ def test_now_moves_time(tmp_path: Path) -> None:
 
 def test_status_lists_every_order() -> None:
     """status: one row per order, with the most urgent finding."""
-    invoke("check", "--now", NOW, "--json")
+    invoke("check", "--record", "--now", NOW, "--json")
     rows = json.loads(invoke("status", "--now", NOW, "--json").stdout)
-    assert len(rows) == 12
+    assert len(rows) == 14
+    handed = next(r for r in rows if r["order"] == "8181000000000013")
+    # Both numbers; the local carrier's latest scan is the order's latest news.
+    assert handed["handover"] == {"carrier": "demo", "number": "DEMO-LASTMILE"}
+    assert handed["tracking"] == "DEMO-HANDOVER" and handed["last_event"]["description"] == "At the delivery office"
+    assert next(r for r in rows if r["order"] == "8181000000000012")["top_finding"]["kind"] == "pickup_waiting"
     assert next(r for r in rows if r["order"] == "8181000000000011")["status"] == "no source"
     hub = next(r for r in rows if r["order"] == "8181000000000006")
     assert hub["days_to_protection_end"] == 3 and hub["top_finding"]["kind"] == "protection_ending"
@@ -117,7 +122,7 @@ def test_status_lists_every_order() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (["validate"], 0, "ok, 12 orders"),
+        (["validate"], 0, "ok, 14 orders"),
         (["check", "--now", "next tuesday"], 2, "--now: expected an ISO date"),
         (["frobnicate"], 2, "No such command"),
         (["check", "--bogus"], 2, "No such option"),
@@ -187,7 +192,7 @@ async def test_a_daemon_on_the_example_moves_its_dates_at_midnight() -> None:
     await daemon.tick()
     await daemon.polls_done()
     assert daemon.app.watchlist.orders[0].ordered_on.isoformat() == "2026-11-11"  # 2026-11-10 in the file
-    assert {f.kind.value for f in daemon.last.findings} == ALL_KINDS and len(daemon.last.findings) == 16
+    assert {f.kind.value for f in daemon.last.findings} == ALL_KINDS and len(daemon.last.findings) == 17
     # A month on, the deadlines still come round. (The parcel delivered a month ago is no news any more: the
     # state remembers its delivery, and a delivered parcel is not asked again.)
     clock[0] += timedelta(days=30)

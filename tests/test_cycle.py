@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from carriers.errors import RateLimitedError, UnavailableError
-from carriers.model import EventKind, Shipment, Status, TrackingEvent
+from carriers.model import EventKind, Handover, Shipment, Status, TrackingEvent
 from monitor.config import Destination
 from monitor.cycle import run_cycle
 from monitor.notify import Notifier
@@ -195,3 +195,41 @@ async def test_failed_delivery_is_retried_until_it_gets_through(store: Store, si
     got = sink.received[0]  # type: ignore[attr-defined]
     assert got["title"].startswith("No tracking number yet (AliExpress)") and "Order A" in got["message"]
     assert store.pending(T0 + timedelta(days=30)) == []
+
+
+class _LocalPost(ScriptedCarrier):
+    """A destination carrier the handed-over number's format points at (an S10 number ending FR: La Poste)."""
+
+    id = "laposte"
+
+
+@pytest.mark.parametrize(("handed_to", "asked"), [
+    (Handover("RB123456785FR"), True),  # no carrier named: the number's format says La Poste, which is configured
+    (Handover("RB123456785FR", "laposte"), True),  # named by its adapter id
+    (Handover("1Z999AA10123456784", "UPS"), False),  # UPS is not configured: shown, not asked
+])
+async def test_a_handed_over_parcel_is_asked_of_the_destination_carrier(store: Store, handed_to: Handover,
+                                                                       asked: bool) -> None:
+    """In the same cycle, under the local number; its pickup scan reaches the order (kept under the user's
+    number) with La Poste's hold, and it is asked again only when due."""
+    source, local = ScriptedCarrier(), _LocalPost()
+    source.answers["NUM0000"] = Shipment("NUM0000", "fake", Status.IN_TRANSIT, (
+        TrackingEvent(T0 - timedelta(days=3), EventKind.ARRIVED, "Arrived in France", "Roissy", "LH", "fake"),),
+        handover=handed_to)
+    pickup_at = T0 - timedelta(days=1)
+    local.answers[handed_to.number] = Shipment(handed_to.number, "laposte", Status.AVAILABLE_FOR_PICKUP, (
+        TrackingEvent(pickup_at, EventKind.AVAILABLE_FOR_PICKUP, "Disponible au bureau de poste", "Lyon 3", "AG1",
+                      "laposte"),))
+    app = make_app(watch(order(0)), source)
+    app.carriers["laposte"] = local
+    result = await run_cycle(app, store, T0, None)
+    assert local.calls == ([[handed_to.number]] if asked else [])
+    assert store.handovers() == {("fake", "NUM0000"): handed_to}
+    waiting = [f for f in result.findings if f.kind.value == "pickup_waiting"]
+    if asked:
+        (f,) = waiting
+        assert f.order_id == "O0" and f.due == pickup_at + timedelta(days=14) and "Lyon 3" in f.message
+        await run_cycle(app, store, T0 + timedelta(hours=1), None)
+        assert len(local.calls) == 1  # its own cadence from then on
+    else:
+        assert waiting == []

@@ -7,7 +7,7 @@ import pytest
 
 from carriers.demo import DemoCarrier, DemoSettings
 from carriers.errors import NotFoundError, UnavailableError
-from carriers.model import EventKind, Status
+from carriers.model import EventKind, Handover, Status
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
@@ -21,6 +21,9 @@ NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
         ("DEMO-RETURNED", Status.RETURNED, EventKind.RETURNING),
         ("DEMO-CUSTOMS", Status.EXCEPTION, EventKind.CUSTOMS_HELD),
         ("DEMO-DELIVERED", Status.DELIVERED, EventKind.DELIVERED),
+        ("DEMO-PICKUP", Status.AVAILABLE_FOR_PICKUP, EventKind.AVAILABLE_FOR_PICKUP),
+        ("DEMO-HANDOVER", Status.IN_TRANSIT, EventKind.IN_TRANSIT),
+        ("DEMO-LASTMILE", Status.IN_TRANSIT, EventKind.IN_TRANSIT),
     ],
 )
 async def test_scripts(number: str, status: Status, last_kind: EventKind) -> None:
@@ -50,3 +53,10 @@ async def test_errors_come_back_as_data() -> None:
     assert isinstance(out["DEMO-NOTFOUND"], NotFoundError)
     assert isinstance(out["DEMO-FAILING"], UnavailableError)
     assert isinstance(out["DEMO-X"], NotFoundError)
+
+
+async def test_the_handover_names_the_local_number() -> None:
+    """DEMO-HANDOVER reports the destination carrier's number, which the demo carrier knows too."""
+    out = await DemoCarrier(DemoSettings(), clock=lambda: NOW).fetch(["DEMO-HANDOVER", "DEMO-TRANSIT"])
+    assert out["DEMO-HANDOVER"].handover == Handover("DEMO-LASTMILE", "demo")  # type: ignore[union-attr]
+    assert out["DEMO-TRANSIT"].handover is None  # type: ignore[union-attr]

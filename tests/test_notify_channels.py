@@ -47,10 +47,12 @@ def _parts(msg: Any) -> dict[str, str]:
 
 @pytest.mark.parametrize(("language", "subject", "text", "html"), [
     pytest.param("en", "[tracking-monitor] URGENT 8181000000000006 Buyer protection ends in 2 days (AliExpress · USB-C hub)",
-                 ["Order 8181000000000006", "Buyer protection ends on 23 Nov 2026 at 00:00", "What to do: Open a dispute",
-                  "Due: 23 Nov 2026"], "<strong>Order 8181000000000006</strong>", id="en"),
+                 ["Order 8181000000000006", "can be opened only before 23 Nov 2026 at 00:00", "What to do: Open a dispute",
+                  "Due: before 23 Nov 2026 at 00:00"], "<strong>Order 8181000000000006</strong>", id="en"),
     pytest.param("fr", "[tracking-monitor] URGENT 8181000000000006 La protection acheteur se termine dans 2 jours "
-                 "(AliExpress · USB-C hub)", ["Commande 8181000000000006", "À faire : Ouvrez un litige"],
+                 "(AliExpress · USB-C hub)", ["Commande 8181000000000006", "À faire : Ouvrez un litige",
+                                              "ne peut être ouvert qu'avant le 23 nov. 2026 à 00:00",
+                                              "Échéance : avant le 23 nov. 2026 à 00:00"],
                  "<strong>Commande 8181000000000006</strong>", id="fr"),
 ])
 async def test_email_reaches_a_real_smtp_server(store: Store, language: str, subject: str, text: list[str],

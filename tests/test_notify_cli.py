@@ -71,7 +71,7 @@ def test_outbox_shows_what_waits_and_why(servers: tuple[Path, Behaviour, Behavio
     """After a check the broken destination's alert is listed with its last error; the delivered ones are not."""
     cfg, good, _, _ = servers
     assert invoke(cfg, "outbox").stdout == "outbox empty: every alert was delivered\n"
-    assert invoke(cfg, "check", "--now", "2026-11-21T10:00").exit_code == 0
+    assert invoke(cfg, "check", "--record", "--now", "2026-11-21T10:00").exit_code == 0
     assert [r.body["title"][:26] for r in good.received] == ["Buyer protection ends in 2"]  # a digest of two
     result = invoke(cfg, "outbox")
     assert result.exit_code == 0 and TOKEN not in result.output

@@ -80,7 +80,7 @@ def test_sigkills_lose_no_alert_and_repeat_one_only_for_its_own_interrupted_send
         times = [START + timedelta(hours=i) for i in range(kills + 1)]
 
         def check(at: datetime) -> list[str]:
-            return [*EXE, "--config", str(cfg), "check", "--now", at.isoformat(timespec="minutes")]
+            return [*EXE, "--config", str(cfg), "check", "--record", "--now", at.isoformat(timespec="minutes")]
 
         started = time.monotonic()  # how long one run takes here, so the kills spread over all of it
         subprocess.run(check(START), env={**env, "STATE_DIRECTORY": str(tmp_path / "calibrate")},
@@ -104,7 +104,7 @@ def test_sigkills_lose_no_alert_and_repeat_one_only_for_its_own_interrupted_send
         subprocess.run(check(times[-1]), env=env, capture_output=True, check=True)
 
     received = Counter(t for req in server.received for t in _titles(req))
-    with sqlite3.connect(tmp_path / "state" / "state.sqlite3") as db:
+    with sqlite3.connect(tmp_path / "state" / "demo" / "state.sqlite3") as db:  # the example is a demo: its state is apart
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
         rows = db.execute("SELECT title, repeat, interrupted FROM outbox").fetchall()

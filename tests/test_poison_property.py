@@ -89,7 +89,7 @@ def _check(watchlist: str, answer: Any) -> tuple[int, list[dict[str, Any]] | Non
         path.write_text(watchlist, encoding="utf-8")
         env = {"STATE_DIRECTORY": str(Path(tmp) / "state"), "TRACKING_MONITOR_LAPOSTE_API_KEY": "test-key",
                "TRACKING_MONITOR_NOTIFY_URLS": "", "TRACKING_MONITOR_CONFIG": "", "CREDENTIALS_DIRECTORY": ""}
-        result = CliRunner().invoke(cli, ["--config", str(path), "check", "--now", NOW, "--json"], env=env)
+        result = CliRunner().invoke(cli, ["--config", str(path), "check", "--record", "--now", NOW, "--json"], env=env)
     output = result.stdout + result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in output, output

@@ -71,6 +71,10 @@ PROMISED = order(promised_by="2026-06-20")
 DISPUTE = order(dispute={"opened_on": "2026-07-01", "wait_until": "2026-07-10"})
 REFUND = order(delivered_on="2026-07-01", refund_window="15d")
 FAILING = hist(status=None, failing_since=utc("2026-06-10 06:00"), last_error="HTTP 503")
+PICKUP_AT = utc("2026-06-10 08:00")  # the first pickup scan; the demo carrier publishes no hold: 7 days, an estimate
+PICKUP = TrackingEvent(PICKUP_AT, EventKind.AVAILABLE_FOR_PICKUP, "Available for pick-up", "Relais Lyon 3",
+                       "AvailableForPickup", "demo")
+PICKUP_HIST = hist(ev(utc("2026-06-08 08:00")), PICKUP, status=Status.AVAILABLE_FOR_PICKUP)
 
 BOUNDARIES = [
     case("missing-before", Kind.TRACKING_MISSING, at("2026-06-07 23:59:59"), False),
@@ -116,6 +120,9 @@ BOUNDARIES = [
     case("refund-last-second", Kind.REFUND_WINDOW_ENDING, at("2026-07-15 23:59:59"), True, REFUND),
     case("refund-closed", Kind.REFUND_WINDOW_ENDING, at("2026-07-16 00:00"), False, REFUND),
     case("refund-no-window", Kind.REFUND_WINDOW_ENDING, at("2026-07-14 00:00"), False, order(delivered_on="2026-07-01")),
+    case("pickup-not-yet", Kind.PICKUP_WAITING, PICKUP_AT, False, T, hist(*PICKUP_HIST.events[:1])),
+    case("pickup-at", Kind.PICKUP_WAITING, PICKUP_AT, True, T, PICKUP_HIST),
+    case("pickup-after-hold", Kind.PICKUP_WAITING, PICKUP_AT + timedelta(days=30), True, T, PICKUP_HIST),
 ]
 
 
@@ -477,6 +484,7 @@ SCENARIOS: dict[Kind, tuple[Order, History, datetime, datetime, Severity]] = {
     Kind.DISPUTE_FOLLOWUP: (DISPUTE, History(), at("2026-07-10 08:00"), at("2026-07-10 20:00"), Severity.URGENT),
     Kind.LONG_WAIT: (order(), History(), at("2026-07-25 09:00"), at("2026-08-10 09:00"), Severity.WARNING),
     Kind.SOURCE_FAILING: (T, FAILING, utc("2026-06-12 09:00"), utc("2026-06-15 09:00"), Severity.WARNING),
+    Kind.PICKUP_WAITING: (T, PICKUP_HIST, utc("2026-06-11 09:00"), utc("2026-06-14 09:00"), Severity.WARNING),
 }
 PLACEHOLDER = re.compile(r"\{\w*\}")
 
@@ -545,3 +553,91 @@ def test_each_step_its_own_key() -> None:
     keys = {f.key for t in ("2026-07-13", "2026-07-17", "2026-07-19")
             for f in of(run(PROT, History(), at(f"{t} 09:00")), Kind.PROTECTION_ENDING)}
     assert len(keys) == 3
+
+
+# ---------------------------------------------------------------- a parcel waiting at a pickup point
+
+HOLD_END = PICKUP_AT + timedelta(days=7)
+COLLECTED = ev(PICKUP_AT + timedelta(days=3), EventKind.DELIVERED, "Collected by the addressee", "Relais Lyon 3")
+GOING_BACK = ev(HOLD_END + timedelta(hours=2), EventKind.RETURNING, "Not collected: returned to sender", "Lyon")
+# (case, history, now, pickup_waiting's severity and stage or None, another kind that must be there or absent)
+PICKUP_CASES = [
+    ("first-scan", PICKUP_HIST, PICKUP_AT, (Severity.WARNING, "waiting"), None),
+    ("before-last-days", PICKUP_HIST, HOLD_END - timedelta(days=2) - SEC, (Severity.WARNING, "waiting"), None),
+    ("last-days", PICKUP_HIST, HOLD_END - timedelta(days=2), (Severity.URGENT, "last_days"), None),
+    ("last-second", PICKUP_HIST, HOLD_END - SEC, (Severity.URGENT, "last_days"), None),
+    ("hold-end", PICKUP_HIST, HOLD_END, (Severity.URGENT, "ended"), None),
+    ("collected", hist(PICKUP, COLLECTED, status=Status.DELIVERED), PICKUP_AT + timedelta(days=4), None,
+     (Kind.DELIVERED, True)),
+    ("returned", hist(PICKUP, GOING_BACK, status=Status.EXCEPTION), HOLD_END + timedelta(days=1), None,
+     (Kind.EXCEPTION, True)),
+    ("returned-status", hist(PICKUP, status=Status.RETURNED), HOLD_END, None, None),
+    # 17TRACK's Exception_Other next to "available for pick-up": the scan is a pickup, never an exception.
+    ("pickup-under-exception-status", hist(PICKUP, status=Status.EXCEPTION), PICKUP_AT + timedelta(hours=1),
+     (Severity.WARNING, "waiting"), (Kind.EXCEPTION, False)),
+    ("waiting-is-no-stall", PICKUP_HIST, HOLD_END - SEC, (Severity.URGENT, "last_days"), (Kind.STALLED, False)),
+    ("second-scan-keeps-the-first-hold", hist(PICKUP, ev(PICKUP_AT + timedelta(days=6), EventKind.AVAILABLE_FOR_PICKUP,
+                                                         "Reminder: awaiting collection")),
+     HOLD_END, (Severity.URGENT, "ended"), None),
+]
+
+
+@pytest.mark.parametrize(("h", "now", "expected", "other"), [c[1:] for c in PICKUP_CASES],
+                         ids=[c[0] for c in PICKUP_CASES])
+def test_pickup_waiting(h: History, now: datetime, expected: tuple[Severity, str] | None,
+                        other: tuple[Kind, bool] | None) -> None:
+    """From the first pickup scan: warning, urgent in the last 2 days and once the hold is over; silent once the
+    parcel is collected (delivered) or goes back (exception)."""
+    found = run(T, h, now)
+    waiting = of(found, Kind.PICKUP_WAITING)
+    if expected is None:
+        assert waiting == []
+    else:
+        (f,) = waiting
+        assert (f.severity, f.key.rsplit(":", 1)[1]) == expected and f.due == HOLD_END
+    if other is not None:
+        assert (other[0] in kinds(found)) is other[1]
+
+
+@pytest.mark.parametrize(
+    ("source", "base", "override", "days_held"),
+    [("laposte", {}, {}, 14), ("usps", {}, {}, 15), ("ups", {}, {}, 7), ("dhl", {}, {}, 7), ("fedex", {}, {}, 5),
+     ("17track", {}, {}, 7), ("laposte", {"pickup_hold": "10d"}, {}, 10), ("laposte", {"pickup_hold": "10d"},
+                                                                         {"pickup_hold": "3d"}, 3)],
+)
+def test_pickup_hold_per_carrier_and_overrides(source: str, base: dict[str, str], override: dict[str, str],
+                                               days_held: int) -> None:
+    """The carrier that reported the scan sets the hold (a published figure, else 7 days); [rules] pickup_hold
+    overrides it and an order's pickup_hold overrides both."""
+    scan = TrackingEvent(PICKUP_AT, EventKind.AVAILABLE_FOR_PICKUP, "Ready for pickup", "Counter", "AG1", source)
+    (f,) = of(run(order(tracking=TRACKING, **override), History(source, Status.AVAILABLE_FOR_PICKUP, (scan,)),
+                  PICKUP_AT, **base), Kind.PICKUP_WAITING)
+    assert f.due == PICKUP_AT + timedelta(days=days_held)
+
+
+def test_pickup_hold_of_the_local_carrier_behind_an_aggregator() -> None:
+    """17TRACK reports the scan, the handover names La Poste: La Poste's hold, and the local number is shown."""
+    from carriers.model import Handover
+
+    scan = TrackingEvent(PICKUP_AT, EventKind.AVAILABLE_FOR_PICKUP, "Disponible", "Lyon", "", "17track")
+    h = History("17track", Status.AVAILABLE_FOR_PICKUP, (scan,), handover=Handover("6A12345678901", "laposte"))
+    (f,) = of(run(T, h, PICKUP_AT), Kind.PICKUP_WAITING)
+    assert f.due == PICKUP_AT + timedelta(days=14) and "6A12345678901" in f.action
+
+
+@pytest.mark.parametrize(
+    ("lang", "now", "words"),
+    [("en", PICKUP_AT, ["collect it by 17 Jun 2026 at 10:00", "at Relais Lyon 3", "an estimate of 7 days",
+                        "Collect it before 17 Jun 2026 at 10:00", TRACKING]),
+     ("en", HOLD_END - timedelta(days=1), ["keeps it 1 day more", "It is kept until 17 Jun 2026 at 10:00"]),
+     ("en", HOLD_END, ["Pickup hold over", "It was kept until", "Call the pickup point"]),
+     ("fr", PICKUP_AT, ["à retirer avant le 17 juin 2026 à 10:00", "à Relais Lyon 3", "estimation de 7 jours",
+                        "Retirez-le avant le 17 juin 2026 à 10:00", TRACKING]),
+     ("fr", HOLD_END - timedelta(days=1), ["le garde encore 1 jour", "Il y est gardé jusqu'au 17 juin 2026"]),
+     ("fr", HOLD_END, ["Délai de retrait dépassé", "Il y était gardé jusqu'au", "Appelez aujourd'hui"])],
+)
+def test_pickup_waiting_says_where_and_by_when(lang: str, now: datetime, words: list[str]) -> None:
+    """The alert names the pickup point, the last moment to collect (in the buyer's zone) and the numbers."""
+    (f,) = of(run(T, PICKUP_HIST, now, lang=lang), Kind.PICKUP_WAITING)
+    text = " ".join((f.title, f.message, f.action))
+    assert all(w in text for w in words), text

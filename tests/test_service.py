@@ -178,7 +178,7 @@ def test_sigkill_during_polls_loses_nothing(tmp_path: Path) -> None:
     example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     cfg.write_text(example + "\n[carriers.demo]\nlatency = 0.3\n", encoding="utf-8")
     env = {**os.environ, "STATE_DIRECTORY": str(tmp_path / "state")}
-    args = [*EXE, "--config", str(cfg), "check", "--now", "2026-11-21T10:00"]
+    args = [*EXE, "--config", str(cfg), "check", "--record", "--now", "2026-11-21T10:00"]
     printed: list[str] = []
     rng = random.Random(1)
     for _ in range(8):
@@ -189,12 +189,12 @@ def test_sigkill_during_polls_loses_nothing(tmp_path: Path) -> None:
     final = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
     printed += final.stdout.splitlines()
     alerts = Counter(line for line in printed if line.startswith("["))
-    assert len(alerts) == 16  # every finding of the example reached the terminal
+    assert len(alerts) == 17  # every finding of the example reached the terminal
     doubled = {a: n for a, n in alerts.items() if n > 1}
     print(f"alerts doubled by a kill between printing and recording: {len(doubled)}")
-    with sqlite3.connect(tmp_path / "state" / "state.sqlite3") as db:
+    with sqlite3.connect(tmp_path / "state" / "demo" / "state.sqlite3") as db:  # the example is a demo: its state is apart
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
         # No finding was recorded or queued twice, whatever the kill interrupted.
-        assert db.execute("SELECT count(*) FROM notified").fetchone()[0] == 16
+        assert db.execute("SELECT count(*) FROM notified").fetchone()[0] == 17
         assert db.execute("SELECT count(*) FROM outbox GROUP BY key HAVING count(*) > 1").fetchall() == []

@@ -46,7 +46,7 @@ def real_state(tmp_path: Path, backups: int = 7) -> tuple[Path, Path]:
     """A watchlist and the state one `check` left: events stored, alerts sent and recorded."""
     cfg = tmp_path / "config.toml"
     cfg.write_text(WATCHLIST.format(state_dir=tmp_path / "state", backups=backups))
-    result = invoke(cfg, "check", "--now", NOW)
+    result = invoke(cfg, "check", "--record", "--now", NOW)
     assert result.exit_code == 0 and "[URGENT] Buyer protection ends in 2 days (A)" in result.stdout
     return cfg, tmp_path / "state" / "state.sqlite3"
 
@@ -91,7 +91,7 @@ BAD_FILES: dict[str, tuple[Callable[[bytes, Path], bytes], str]] = {
     "a text file": (lambda real, tmp: b'[monitor]\ntimezone = "UTC"\n', "is not an SQLite database"),
     "another program's database": (lambda real, tmp: _foreign(tmp), "is an SQLite database without tracking-monitor"),
 }
-COMMANDS = [("status",), ("check", "--now", NOW), ("report", "A"), ("outbox",), ("backup",), ("run",)]
+COMMANDS = [("status",), ("check", "--record", "--now", NOW), ("report", "A"), ("outbox",), ("backup",), ("run",)]
 
 
 def _one_error_line(result, state: Path, says: str) -> str:  # type: ignore[no-untyped-def]
@@ -336,14 +336,14 @@ def test_restoring_a_backup_as_the_readme_says_brings_everything_back(tmp_path: 
     backup_file = Path(made.stdout.split(":")[0])
     before = json.loads(invoke(cfg, "report", "A", "--format", "json", "--now", NOW).stdout)["records"]
     state.write_bytes(b"")  # the state is lost
-    assert invoke(cfg, "check", "--now", NOW).exit_code == 1
+    assert invoke(cfg, "check", "--record", "--now", NOW).exit_code == 1
 
     steps = [line.replace("S=/var/lib/tracking-monitor", f"S='{state.parent}'")
              .replace("backups/state-2026-11-29.sqlite3", f"backups/{backup_file.name}")
              for line in _readme_restore_steps()]
     subprocess.run(["bash", "-euc", "\n".join(steps)], check=True)
 
-    again = invoke(cfg, "check", "--now", NOW)
+    again = invoke(cfg, "check", "--record", "--now", NOW)
     assert again.exit_code == 0, again.output
     assert "[" not in again.stdout  # every alert of this check was already sent before the backup
     after = json.loads(invoke(cfg, "report", "A", "--format", "json", "--now", NOW).stdout)["records"]

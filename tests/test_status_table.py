@@ -1,4 +1,5 @@
-"""`status` as a table, and archived orders: by the buyer, or by themselves once their last window closed."""
+"""`status`: archived orders (by the buyer, or by themselves once their last window closed), and the output
+fitted to the terminal, in words, in the watchlist's language."""
 from __future__ import annotations
 
 import io
@@ -11,11 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
+from rich.text import Text
+from typer.testing import CliRunner
 
 from carriers.model import EventKind, Status, TrackingEvent
-from monitor.lifecycle import archived, closes_at, polling_over
+from monitor.cli import cli
+from monitor.lifecycle import STATUS_CODES, archived, closes_at, polling_over
+from monitor.messages import STATUS_WORDS
 from monitor.rules import History
-from monitor.table import countdown, deadline_style, status_table
+from monitor.table import countdown, deadline_style, print_status, status_table
 from monitor.watchlist import Order
 from tests.helpers import invoke
 
@@ -118,7 +123,7 @@ def watchlist(tmp_path: Path) -> Path:
 
 def test_archived_orders_are_quiet_and_hidden(watchlist: Path) -> None:
     """No alert and no poll for archived orders; status hides them and says so; --all shows them, dimmed."""
-    found = json.loads(invoke(watchlist, "check", "--now", "2026-11-21T10:00", "--json").stdout)
+    found = json.loads(invoke(watchlist, "check", "--record", "--now", "2026-11-21T10:00", "--json").stdout)
     assert {f["order"] for f in found} == {"OPEN-1"}
     rows = json.loads(invoke(watchlist, "status", "--now", "2026-11-21T10:00", "--json").stdout)
     assert [r["order"] for r in rows] == ["OPEN-1"] and rows[0]["status"] == "in_transit"
@@ -130,7 +135,7 @@ def test_archived_orders_are_quiet_and_hidden(watchlist: Path) -> None:
     table = invoke(watchlist, "status", "--now", "2026-11-21T10:00").stdout
     assert "OPEN-1" in table and "SHELVED-2" not in table and "2 archived orders not shown (--all shows them)" in table
     table = invoke(watchlist, "status", "--now", "2026-11-21T10:00", "--all").stdout
-    assert "archived (closed 2026-10-30)" in table and "SHELVED-2" in table
+    assert "archived (closed 30 Oct 2026 at 00:00)" in table and "SHELVED-2" in table
 
 
 def test_table_colours_by_urgency(watchlist: Path) -> None:
@@ -142,3 +147,97 @@ def test_table_colours_by_urgency(watchlist: Path) -> None:
     assert "\x1b[1;31mOPEN-1" in text and re.search(r"\x1b\[1;31m *in 3d", text)
     assert "\x1b[1;31murgent: Buyer protection ends in 3 days\x1b[0m" in text
     assert "\x1b[2m" in text  # the archived rows are dimmed
+
+
+# ---------------------------------------------------------------- status fits the terminal, in words
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+NOW = "2026-11-21T10:00"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """The example watchlist in English and in French, each with its state after one check: (config, state)."""
+    made = {}
+    for lang in ("en", "fr"):
+        where = tmp_path_factory.mktemp(f"example-{lang}")
+        cfg = where / "config.toml"
+        cfg.write_text(EXAMPLE.read_text(encoding="utf-8").replace('language = "en"', f'language = "{lang}"'),
+                       encoding="utf-8")
+        made[lang] = (cfg, where / "state")
+        assert _status(made[lang], "check", "--now", NOW, "--json").exit_code == 0
+    return made
+
+
+def _status(example: tuple[Path, Path], *args: str, columns: int = 80):  # type: ignore[no-untyped-def]
+    """The real CLI on a terminal of `columns` columns (COLUMNS, as a shell sets it)."""
+    cfg, state = example
+    return CliRunner().invoke(cli, ["--config", str(cfg), *(args or ("status", "--now", NOW))],
+                              env={"COLUMNS": str(columns), "STATE_DIRECTORY": str(state)})
+
+
+def _in_order(words: list[str], lines: list[str]) -> bool:
+    """`words` appear whole and in this order when reading `lines` (wrapped text, other columns between)."""
+    seen = iter(" ".join(lines).split())
+    return all(any(w == s for s in seen) for w in words)
+
+
+@pytest.mark.parametrize(
+    ("columns", "lang", "most_lines"),
+    [
+        (60, "en", 2 * 12), (60, "fr", 3 * 12),  # compact: two lines an order (French wraps a few needs)
+        (80, "en", 2 * 12),
+        (100, "en", 2 * 12 + 2), (100, "fr", 3 * 12 + 2),  # the table: header and rule, two lines an order
+        (120, "en", 2 * 12 + 2), (120, "fr", 2 * 12 + 2 + 4),
+        (200, "en", 12 + 2),  # room for each order on one line
+    ],
+)
+def test_status_fits_the_terminal(example: dict[str, tuple[Path, Path]], columns: int, lang: str,
+                                  most_lines: int) -> None:
+    """Every order shows its whole id, its status in words and its most urgent need, within the width."""
+    rows = json.loads(_status(example[lang], "status", "--now", NOW, "--json").stdout)
+    assert len(rows) == 12 and all(r["status"] in STATUS_CODES for r in rows)  # --json keeps the codes
+    result = _status(example[lang], columns=columns)
+    lines = result.stdout.rstrip("\n").split("\n")
+    assert result.exit_code == 0 and len(lines) <= most_lines, result.stdout
+    assert max(Text(line.rstrip()).cell_len for line in lines) <= columns, result.stdout
+    starts = [next(i for i, line in enumerate(lines) if line.startswith(r["order"] + " ")) for r in rows]
+    for r, start, end in zip(rows, starts, [*starts[1:], len(lines)], strict=True):
+        block = lines[start:end]
+        assert _in_order(STATUS_WORDS[lang][r["status"]].split(), block), (r["status"], block)
+        top = r["top_finding"]
+        if top:  # the need, every word of it: never cut
+            label = " · ".join(p for p in (r["shop"], r["item"]) if p)
+            assert _in_order(top["title"].removesuffix(f" ({label})").split(), block), (top["title"], block)
+        else:
+            assert _in_order(["ok" if lang == "en" else "rien"], block)
+        assert "_" not in " ".join(block), block  # no raw code such as in_transit or not_found
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "urgent: Buyer protection ends in 3 days · before 24 Nov 2026 at 00:00"),
+    ("fr", "urgent : La protection acheteur se termine dans 3 jours · avant le 24 nov. 2026 à 00:00"),
+])
+def test_status_gives_the_deadline_so_it_is_not_read_a_day_late(example: dict[str, tuple[Path, Path]], lang: str,
+                                                                words: str) -> None:
+    """With room on the line, the need says until when: "before 24 Nov … 00:00" for protection ending 24 Nov."""
+    assert words in _status(example[lang], columns=96 if lang == "fr" else 80).stdout
+
+
+@pytest.mark.parametrize(("hidden", "lang", "columns", "says"), [
+    (1, "en", 60, "1 archived order not shown (--all shows them)"),
+    (2, "en", 120, "2 archived orders not shown (--all shows them)"),
+    (1, "fr", 60, "1 commande archivée hors de la liste (--all pour tout voir)"),
+    (2, "fr", 120, "2 commandes archivées hors de la liste (--all pour tout voir)"),
+])
+def test_hidden_orders_are_counted_in_words(hidden: int, lang: str, columns: int, says: str) -> None:
+    """The note under the orders agrees with its count, in both forms and both languages."""
+    out = io.StringIO()
+    print_status([], hidden, lang, console=Console(file=out, width=columns, force_terminal=True, no_color=True))
+    assert says in out.getvalue()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_every_status_code_has_words(lang: str) -> None:
+    """One table, code to words, in each language: every code tracking_state can give has its words."""
+    assert set(STATUS_WORDS[lang]) == set(STATUS_CODES)

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carriers.model import EventKind, Shipment, Status, TrackingEvent
+from carriers.model import EventKind, Handover, Shipment, Status, TrackingEvent
 from monitor.rules import FUTURE_SLACK, History, index_events, needed
 from monitor.store import PollOutcome, Store
 
@@ -101,3 +101,39 @@ def test_a_rebuilt_events_table_is_read_again(tmp_path: Path) -> None:
     hist = store.histories(_wanted({"A1", "B2"}), T0)
     assert [e.description for o in ("order-A1", "order-B2") for e in hist[o].events] == ["in_transit at 1",
                                                                                         "in_transit at 4"]
+
+
+def test_a_handover_is_kept_and_both_carriers_events_make_the_order_history(tmp_path: Path) -> None:
+    """The source's answer names the local number (kept when a later answer omits it); the destination carrier's
+    events join the order's, its status is the order's once it has one, and the order stays under its number."""
+    store = Store.in_dir(tmp_path)
+    scan = TrackingEvent(T0, EventKind.ARRIVED, "Arrived in France", "Roissy", "", "fake")
+    handed = Shipment("A1", "fake", Status.IN_TRANSIT, (scan,), handover=Handover("6A12345678901", "laposte"))
+    store.record_poll("fake", PollOutcome({"A1": handed}, {"A1": None}), T0)
+    store.record_poll("fake", PollOutcome({"A1": Shipment("A1", "fake", Status.IN_TRANSIT, (scan,))}, {"A1": None}), T0)
+    assert store.handovers() == {("fake", "A1"): Handover("6A12345678901", "laposte")}
+    pickup = TrackingEvent(T0 + timedelta(days=1), EventKind.AVAILABLE_FOR_PICKUP, "Disponible", "Lyon", "AG1", "laposte")
+    store.record_poll("laposte", PollOutcome({"6A12345678901": Shipment("6A12345678901", "laposte",
+                                                                        Status.AVAILABLE_FOR_PICKUP, (pickup,))},
+                                             {"6A12345678901": None}), T0)
+    alone = store.histories([("order-A1", "fake", "A1")], T0 + timedelta(days=1))["order-A1"]
+    both = store.histories([("order-A1", "fake", "A1")], T0 + timedelta(days=1),
+                           also={"order-A1": ("laposte", "6A12345678901")})["order-A1"]
+    assert alone.handover == both.handover == Handover("6A12345678901", "laposte")
+    assert [e.source for e in alone.events] == ["fake"] and alone.status is Status.IN_TRANSIT
+    assert [e.source for e in both.events] == ["fake", "laposte"] and both.status is Status.AVAILABLE_FOR_PICKUP
+    assert both.carrier == "fake" and both.index.pickup == 1
+
+
+def test_an_older_state_file_gets_the_handover_columns_in_place(tmp_path: Path) -> None:
+    """A state written before handovers existed opens with its rows; the new columns are added empty."""
+    store = Store.in_dir(tmp_path)
+    _poll(store, "A1", 1, EventKind.IN_TRANSIT)
+    store.close()
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        db.execute("DROP INDEX shipments_handed")  # as a file written before handovers: no index, no columns
+        db.execute("ALTER TABLE shipments DROP COLUMN handover_number")
+        db.execute("ALTER TABLE shipments DROP COLUMN handover_carrier")
+    reopened = Store.in_dir(tmp_path)
+    assert reopened.handovers() == {} and reopened.histories(_wanted({"A1"}), T0)["order-A1"].handover is None
+    assert [e.description for e in reopened.histories(_wanted({"A1"}), T0)["order-A1"].events] == ["in_transit at 1"]

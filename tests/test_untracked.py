@@ -20,7 +20,7 @@ def _watchlist(tmp_path: Path, order: str, language: str = "en") -> Path:
 
 
 def _found(cfg: Path) -> list[dict[str, object]]:
-    result = invoke(cfg, "check", "--now", NOW, "--json")
+    result = invoke(cfg, "check", "--record", "--now", NOW, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -38,33 +38,33 @@ CASES = [
 ]
 
 
+# The buyer's language: the alert's title, and how its message starts.
+LANGS = {"en": ("Tracking number not followed:", "No tracking source"),
+         "fr": ("Numéro de suivi non suivi :", "Aucune source de suivi")}
+
+
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize(("order", "env", "expected", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_untracked_when_no_source_can_ask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str,
-                                          env: dict[str, str], expected: bool, words: list[str]) -> None:
-    """Once, as info, naming the carrier that would know and what to add; a second check says nothing new."""
+                                          env: dict[str, str], expected: bool, words: list[str], lang: str) -> None:
+    """Once, as info, naming the carrier that would know and what to add, in the buyer's language; a second
+    check says nothing new."""
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     for name in ("TRACKING_MONITOR_17TRACK_API_KEY", "TRACKING_MONITOR_AFTERSHIP_API_KEY",
                  "TRACKING_MONITOR_LAPOSTE_API_KEY", "TRACKING_MONITOR_NOTIFY_URLS", "CREDENTIALS_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    cfg = _watchlist(tmp_path, order)
+    cfg = _watchlist(tmp_path, order, lang)
+    title, opening = LANGS[lang]
     preview = invoke(cfg, "check", "--now", NOW, "--dry-run").stdout  # records nothing
-    assert ("Tracking number not followed:" in preview and "(A1)" in preview) is expected, preview
+    assert (title in preview and "(A1)" in preview) is expected, preview
     found = [f for f in _found(cfg) if f["kind"] == "untracked"]
     assert bool(found) is expected
     if expected:
         [f] = found
-        assert f["severity"] == "info" and all(w in f["message"] for w in words), f["message"]
+        assert f["severity"] == "info" and f["message"].startswith(opening), f["message"]
+        assert all(w in f["message"] + f["action"] for w in words), f["message"]
         assert not [f for f in _found(cfg) if f["kind"] == "untracked"]  # once
         rows = json.loads(invoke(cfg, "status", "--now", NOW, "--json").stdout)
         assert rows[0]["status"] == "no source"
-
-
-def test_untracked_in_french(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A French buyer reads it in French."""
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
-    monkeypatch.delenv("TRACKING_MONITOR_17TRACK_API_KEY", raising=False)
-    monkeypatch.delenv("TRACKING_MONITOR_AFTERSHIP_API_KEY", raising=False)
-    [f] = [f for f in _found(_watchlist(tmp_path, f'tracking = "{LP}"', "fr")) if f["kind"] == "untracked"]
-    assert f["message"].startswith("Aucune source de suivi") and "enabled = true" in f["action"]
