@@ -182,21 +182,24 @@ def _in_order(words: list[str], lines: list[str]) -> bool:
     return all(any(w == s for s in seen) for w in words)
 
 
+ORDERS = 14  # in config.example.toml
+
+
 @pytest.mark.parametrize(
     ("columns", "lang", "most_lines"),
     [
-        (60, "en", 2 * 12), (60, "fr", 3 * 12),  # compact: two lines an order (French wraps a few needs)
-        (80, "en", 2 * 12),
-        (100, "en", 2 * 12 + 2), (100, "fr", 3 * 12 + 2),  # the table: header and rule, two lines an order
-        (120, "en", 2 * 12 + 2), (120, "fr", 2 * 12 + 2 + 4),
-        (200, "en", 12 + 2),  # room for each order on one line
+        (60, "en", 2 * ORDERS), (60, "fr", 3 * ORDERS),  # compact: two lines an order (French wraps a few needs)
+        (80, "en", 2 * ORDERS),
+        (100, "en", 2 * ORDERS + 2), (100, "fr", 3 * ORDERS + 2),  # the table: header and rule, two lines an order
+        (120, "en", 2 * ORDERS + 2), (120, "fr", 2 * ORDERS + 2 + 4),
+        (200, "en", ORDERS + 2),  # room for each order on one line
     ],
 )
 def test_status_fits_the_terminal(example: dict[str, tuple[Path, Path]], columns: int, lang: str,
                                   most_lines: int) -> None:
     """Every order shows its whole id, its status in words and its most urgent need, within the width."""
     rows = json.loads(_status(example[lang], "status", "--now", NOW, "--json").stdout)
-    assert len(rows) == 12 and all(r["status"] in STATUS_CODES for r in rows)  # --json keeps the codes
+    assert len(rows) == ORDERS and all(r["status"] in STATUS_CODES for r in rows)  # --json keeps the codes
     result = _status(example[lang], columns=columns)
     lines = result.stdout.rstrip("\n").split("\n")
     assert result.exit_code == 0 and len(lines) <= most_lines, result.stdout
