@@ -240,6 +240,7 @@ _TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
 DELIVERED_RELEVANCE = timedelta(days=14)  # how long "inspect it" stays worth saying; archiving waits for it
 # domain.md: after an order completes (buyer protection over), AliExpress still takes refund requests for 15 days.
 AFTER_COMPLETION = timedelta(days=15)
+_COMPLETION = ("completion",)  # windows.py's anchor: counted from the end of protection
 _MIDNIGHT = time()
 _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 # Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
@@ -401,7 +402,9 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
         end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
         # A PayPal or card window may outlast the marketplace's: the buyer still has a way to get the money back.
         for row in rows:
-            if not _replaced(row, order) and (start := _anchor(row, order, None)[1]) is not None:
+            if row.typed_wins or (row.counted_from == _COMPLETION and row.length <= AFTER_COMPLETION):
+                continue  # replaced by the typed date, or it closes by the end above (AliExpress after completion)
+            if (start := _start(row, order)) is not None:
                 end = max(end, _utc_at(start, zone, row.length))
     else:
         return None  # no deadline known: watched until the buyer archives it
@@ -510,8 +513,10 @@ def protection(c: _Ctx, found: list[Finding]) -> None:
     if ends is not None:
         _protection_steps(c, found, _deadline(ends, c.zone, steps, shift, c.lang), None)
     for row in rows:
-        if not _replaced(row, o) and (start := _anchor(row, o, None)[1]) is not None:
-            _protection_steps(c, found, _deadline(_window_end(row, start), c.zone, steps, shift, c.lang), row)
+        if row.typed_wins and ends is not None:  # _replaced(), inline: it runs for every window of every order
+            continue
+        if (start := _start(row, o)) is not None:
+            _protection_steps(c, found, _row_deadline(start, row, c.zone, steps, shift, c.lang), row)
 
 
 def _protection_steps(c: _Ctx, found: list[Finding], d: _Deadline, row: Window | None) -> None:
@@ -755,6 +760,21 @@ def _anchor(row: Window, order: Order, delivered: datetime | None) -> tuple[str,
         if start is not None:
             return anchor, start
     return row.counted_from[0], None
+
+
+@_per_value
+def _row_deadline(start: date | datetime, row: Window, zone: ZoneInfo, steps: tuple[timedelta, ...],
+                  holiday_shift: bool, lang: str) -> _Deadline:
+    """_deadline of a row's window counted from `start`: cached per start, like a typed date."""
+    return _deadline(_window_end(row, start), zone, steps, holiday_shift, lang)
+
+
+def _start(row: Window, order: Order) -> date | datetime | None:
+    """The value a row's window is counted from for an order not received yet; None while none is known."""
+    for anchor in row.counted_from:
+        if (start := _ANCHORS[anchor](order, None)) is not None:
+            return start
+    return None
 
 
 def _window_end(row: Window, start: date | datetime) -> date | datetime:
