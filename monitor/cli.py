@@ -29,7 +29,7 @@ from monitor.lifecycle import archived, tracking_state
 from monitor.messages import LANGUAGES, counted, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
-from monitor.rules import Finding, instant, most_urgent
+from monitor.rules import Finding, delivered_at, instant, most_urgent, order_windows
 from monitor.store import Store, state_failure, state_file
 from monitor.table import print_status
 from monitor.textsafe import printable
@@ -311,7 +311,10 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
     top = most_urgent(findings)
     state = tracking_state(order, hist, app.source(order) is not None)
     prot = instant(order.protection_ends, zone).date() if order.protection_ends else None
-    shelved = archived(order, hist, at, zone)
+    shelved = archived(order, hist, at, zone, app.windows)
+    received = delivered_at(order, hist, zone)
+    windows = order_windows(order, received if received is not None and received <= at else None, zone, app.windows,
+                            app.watchlist.monitor.language)
     return {
         "order": order.id,
         "shop": order.shop,
@@ -329,6 +332,7 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "handover": {"carrier": ho.carrier or None, "number": ho.number} if (ho := hist.handover) else None,
         "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
         "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
+        "windows": [w.as_json() for w in windows],
     }
 
 
@@ -505,7 +509,7 @@ def report(
         finally:
             store.close()
         r = build(order, hist, numbers, events, alerts, carrier=hist.carrier, polled=app.source(order) is not None,
-                  zone=app.watchlist.monitor.zone, now=at, lang=lang)
+                  zone=app.watchlist.monitor.zone, now=at, lang=lang, windows=app.windows)
         render = {"md": to_markdown, "html": to_html, "json": _json_report}
         data = print_pdf(to_html(r)) if fmt == "pdf" else render[fmt](r).encode("utf-8")
         if output is None:

@@ -35,6 +35,7 @@ from monitor.watchlist import (
     shifted,
     validate_data,
 )
+from monitor.windows import WindowTable
 
 log = logging.getLogger("tracking_monitor")
 
@@ -218,7 +219,12 @@ class App:
     def policies(self) -> list[tuple[Order, Policy]]:
         """Each order with its effective rules, zone and language; a reload builds a new App."""
         m = self.watchlist.monitor
-        return order_policies(self.watchlist.orders, self.watchlist.rules, m.zone, m.language)
+        return order_policies(self.watchlist.orders, self.watchlist.rules, m.zone, m.language, self.windows)
+
+    @cached_property
+    def windows(self) -> WindowTable:
+        """The protection windows by marketplace and payment, with the watchlist's overrides."""
+        return self.watchlist.window_table()
 
     def on_day(self, now: datetime) -> App:
         """This app with a demo watchlist's dates (shift_dates_from) moved to the day of `now`; itself otherwise."""

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from carriers.model import Status
 from monitor.rules import History, delivered_at, last_window_end
 from monitor.watchlist import Order
+from monitor.windows import DEFAULT_TABLE, WindowTable
 
 _NO_HISTORY = History()
 # Every status code tracking_state() gives (and `status --json` shows): a carrier's Status, or one of its own.
@@ -27,16 +28,17 @@ class Archived:
     since: datetime | None = None
 
 
-def closes_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None:
+def closes_at(order: Order, hist: History, zone: ZoneInfo, windows: WindowTable = DEFAULT_TABLE) -> datetime | None:
     """When the order's last window closes; None while a window stays open with no known end."""
-    return last_window_end(order, delivered_at(order, hist, zone), zone)
+    return last_window_end(order, delivered_at(order, hist, zone), zone, windows.applicable(order.shop, order.paid_with))
 
 
-def archived(order: Order, hist: History, now: datetime, zone: ZoneInfo) -> Archived | None:
+def archived(order: Order, hist: History, now: datetime, zone: ZoneInfo,
+             windows: WindowTable = DEFAULT_TABLE) -> Archived | None:
     """Whether the order is archived at `now`, and why; None while it is watched."""
     if order.archived:
         return Archived(by_user=True)
-    end = closes_at(order, hist, zone)
+    end = closes_at(order, hist, zone, windows)
     return Archived(by_user=False, since=end) if end is not None and now >= end else None
 
 

@@ -197,17 +197,56 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     "protection_ended": {
         "en": (
             "Buyer protection has ended, parcel not delivered",
-            "Buyer protection ended on {deadline} and the parcel was not delivered.",
+            "Buyer protection ended on {deadline} and the parcel was not delivered.{next}",
             "Check the order now: if it is still open, open a \u201cnot received\u201d dispute at once; if it "
             "completed, ask for a refund (AliExpress allows it up to 15 days after completion) and keep the "
             "tracking history as evidence.",
         ),
         "fr": (
             "La protection acheteur est terminée, colis non livré",
-            "La protection acheteur s'est terminée le {deadline} et le colis n'a pas été livré.",
+            "La protection acheteur s'est terminée le {deadline} et le colis n'a pas été livré.{next}",
             "Vérifiez la commande tout de suite : si elle est encore ouverte, ouvrez immédiatement un litige "
             "« non reçu » ; si elle est clôturée, demandez un remboursement (AliExpress l'accepte jusqu'à 15 jours "
             "après la clôture) et gardez l'historique de suivi comme preuve.",
+        ),
+    },
+    # A protection window of the order's marketplace or payment (monitor/windows.py): its kind is
+    # protection_ending / protection_ended, its texts name the window and say how its date was computed.
+    "window_ending": {
+        "en": (
+            "{window} ends in {left}",
+            "{window} ends on {deadline} and the parcel is not delivered.{computed}{holiday}",
+            "{do} Open only one dispute or claim per order, and keep every message and screenshot.",
+        ),
+        "fr": (
+            "{window} : fin dans {left}",
+            "{window} se termine le {deadline} et le colis n'est pas livré.{computed}{holiday}",
+            "{do} N'ouvrez qu'un litige ou une réclamation par commande, et gardez tous les messages et captures "
+            "d'écran.",
+        ),
+    },
+    "window_refund_ending": {  # a window counted from the delivery, for a delivered order (kind refund_window_ending)
+        "en": (
+            "{window} ends in {left}",
+            "{window} ends on {deadline}.{computed}{holiday}",
+            "Anything wrong with the item? {do} After that date it is too late.",
+        ),
+        "fr": (
+            "{window} : fin dans {left}",
+            "{window} se termine le {deadline}.{computed}{holiday}",
+            "Un problème avec l'article ? {do} Après cette date il sera trop tard.",
+        ),
+    },
+    "window_ended": {
+        "en": (
+            "{window} has ended, parcel not delivered",
+            "{window} ended on {deadline} and the parcel was not delivered.{computed}{next}",
+            "{next_do}",
+        ),
+        "fr": (
+            "{window} : période terminée, colis non livré",
+            "{window} : la période a pris fin le {deadline} et le colis n'a pas été livré.{computed}{next}",
+            "{next_do}",
         ),
     },
     "exception": {
@@ -440,6 +479,17 @@ FRAGMENTS = {
         "watch_promised": "the promised date ({date})",
         "watch_protection": "buyer protection (to use {date})",
         "watch_none": "the order's dates",
+        "computed": " Computed: {length} after {anchor} ({start}); source: {source}.",
+        "estimate": " An estimate, not a published limit: {length} after {anchor} ({start}); source: {source}.",
+        "unknown_yet": "not known yet",
+        "next_open": " {window} is still open until {deadline}.",
+        "next_opens": " {window} opens on {opens} and stays open until {deadline}.",
+        "next_typed": "Open a \u201cnot received\u201d dispute on the marketplace before buyer protection ends, or get it "
+        "extended and check the new date.",
+        "next_none": "No other protection window is known for this order: check with the platform and your payment "
+        "provider whether a claim is still possible, and keep the tracking history as evidence.",
+        "typed_title": "Buyer protection",
+        "typed_source": "protection_ends in the watchlist",
         "opened": "The dispute was opened on {date}. ",
         "refund": " A refund can still be requested {deadline}.",
         "pickup_waiting": "Parcel waiting at a pickup point: collect it by {deadline}",
@@ -469,6 +519,18 @@ FRAGMENTS = {
         "watch_promised": "la date promise ({date})",
         "watch_protection": "la protection acheteur (à utiliser {date})",
         "watch_none": "les dates de la commande",
+        "computed": " Date calculée : {length} après {anchor} ({start}) ; source : {source}.",
+        "estimate": " Une estimation, pas une limite publiée : {length} après {anchor} ({start}) ; source : {source}.",
+        "unknown_yet": "pas encore connue",
+        "next_open": " Reste possible : {window}, jusqu'au {deadline}.",
+        "next_opens": " Reste possible : {window}, du {opens} au {deadline}.",
+        "next_typed": "Ouvrez un litige « non reçu » sur la plateforme avant la fin de la protection acheteur, ou "
+        "obtenez une prolongation et vérifiez la nouvelle date.",
+        "next_none": "Aucune autre protection n'est connue pour cette commande : vérifiez auprès de la plateforme et "
+        "de votre moyen de paiement si une réclamation est encore possible, et gardez l'historique de suivi comme "
+        "preuve.",
+        "typed_title": "Protection acheteur",
+        "typed_source": "protection_ends dans la liste",
         "opened": "Le litige a été ouvert le {date}. ",
         "refund": " Un remboursement peut encore être demandé {deadline}.",
         "pickup_waiting": "Colis en attente dans un point de retrait : à retirer avant le {deadline}",

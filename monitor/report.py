@@ -22,9 +22,10 @@ from monitor.config import TERMINAL
 from monitor.durations import format_duration
 from monitor.lifecycle import Archived, archived, tracking_state
 from monitor.messages import EVENT_KIND_NAMES, days, fmt_date, fmt_deadline
-from monitor.rules import AFTER_COMPLETION, History, delivered_at, instant
+from monitor.rules import AFTER_COMPLETION, History, OrderWindow, delivered_at, instant, order_windows
 from monitor.store import SentAlert, StoredEvent
 from monitor.watchlist import Order
+from monitor.windows import DEFAULT_TABLE, WindowTable
 
 # /2: the buyer's notes (dispute text, checklist) left the report; the records and their SHA-256 did not change.
 FORMAT = "tracking-monitor-report/2"
@@ -93,6 +94,7 @@ class Report:
     records: dict[str, Any]
     sha256: str
     handover: str = ""  # the destination carrier's number (and that carrier), when a source reported one
+    windows: tuple[OrderWindow, ...] = ()  # every protection window, typed or computed (shown, not hashed)
 
     # ------------------------------------------------------------ derived values (shown, not hashed)
 
@@ -180,6 +182,12 @@ class Report:
         if self.protection_left is not None:
             left = self.protection_left
             add("f_protection_left", self.t("ended_ago", n=days(-left, self.lang)) if left < 0 else days(left, self.lang))
+        for w in self.windows:  # each computed one with its date and where that date comes from (f_protection: typed)
+            if w.row is None:
+                continue
+            end = fmt_deadline(self.local(w.ends), self.lang) if w.ends else self.t("w_unknown")
+            span = self.t("w_from", opens=self.day(w.opens), end=end) if w.opens else end
+            rows.append((w.title, f"{span}. {w.computed}"))
         if self.archived:
             add("f_archived", self.t("archived_user") if self.archived.by_user else
                 self.t("archived_auto", when=fmt_deadline(self.local(self.archived.since or self.now), self.lang)))
@@ -254,6 +262,7 @@ class Report:
                 "last_event": {"time": _utc(last.time), "description": last.description} if last else None,
                 "archived": None if self.archived is None else (
                     "by_user" if self.archived.by_user else "windows_closed"),
+                "windows": [w.as_json() for w in self.windows],
             },
             "records": self.records,
             "sha256": self.sha256,
@@ -265,7 +274,8 @@ def _iso(value: date | datetime) -> str:
 
 
 def build(order: Order, hist: History, numbers: list[tuple[str, datetime]], events: list[StoredEvent],
-          alerts: list[SentAlert], *, carrier: str, polled: bool, zone: ZoneInfo, now: datetime, lang: str) -> Report:
+          alerts: list[SentAlert], *, carrier: str, polled: bool, zone: ZoneInfo, now: datetime, lang: str,
+          windows: WindowTable = DEFAULT_TABLE) -> Report:
     """Assemble a report from what the watchlist and the state hold about one order."""
     facts = {k: _plain(v) for k, v in order.model_dump(exclude_none=True).items()}
     records = {
@@ -285,10 +295,11 @@ def build(order: Order, hist: History, numbers: list[tuple[str, datetime]], even
         ],
     }
     received = delivered_at(order, hist, zone)
-    return Report(order, lang, zone, now, tracking_state(order, hist, polled), events, alerts,
-                  received if received is not None and received <= now else None,
-                  archived(order, hist, now, zone), records, canonical_sha256(records),
-                  f"{ho.number} ({ho.carrier})" if (ho := hist.handover) and ho.carrier else ho.number if ho else "")
+    received = received if received is not None and received <= now else None
+    return Report(order, lang, zone, now, tracking_state(order, hist, polled), events, alerts, received,
+                  archived(order, hist, now, zone, windows), records, canonical_sha256(records),
+                  f"{ho.number} ({ho.carrier})" if (ho := hist.handover) and ho.carrier else ho.number if ho else "",
+                  tuple(order_windows(order, received, zone, windows, lang)))
 
 
 # ---------------------------------------------------------------- Markdown
@@ -381,6 +392,7 @@ TEXT: dict[str, dict[str, str]] = {
         "f_waiting": "Days since the order", "f_overdue": "Days past the promised date",
         "f_protection_left": "Buyer protection left", "f_archived": "Archived",
         "ended_ago": "ended {n} ago", "archived_user": "yes, by the buyer",
+        "w_from": "from {opens} until {end}", "w_unknown": "end not known yet",
         "archived_auto": "yes, automatically: every window closed on {when}",
         "col_time": "Time", "col_event": "Event", "col_where": "Place", "col_source": "Source",
         "col_recorded": "Recorded", "col_first": "First raised", "col_alert": "Alert",
@@ -458,6 +470,7 @@ TEXT: dict[str, dict[str, str]] = {
         "f_waiting": "Jours depuis la commande", "f_overdue": "Jours de retard sur la date promise",
         "f_protection_left": "Protection acheteur restante", "f_archived": "Archivée",
         "ended_ago": "terminée depuis {n}", "archived_user": "oui, par l'acheteur",
+        "w_from": "du {opens} au {end}", "w_unknown": "fin pas encore connue",
         "archived_auto": "oui, automatiquement : tous les délais sont clos depuis le {when}",
         "col_time": "Date", "col_event": "Événement", "col_where": "Lieu", "col_source": "Source",
         "col_recorded": "Enregistré", "col_first": "Première alerte", "col_alert": "Alerte",

@@ -16,6 +16,7 @@ from monitor import holidays, messages
 from monitor.durations import format_duration
 from monitor.messages import counted, days, fmt_date, fmt_deadline, fmt_due, fmt_when
 from monitor.watchlist import Order, Rules
+from monitor.windows import ANCHOR_NAMES, DEFAULT_TABLE, TYPED, Window, WindowTable
 
 
 class Severity(StrEnum):
@@ -151,12 +152,25 @@ class Policy(NamedTuple):
     rules: Rules
     zone: ZoneInfo
     language: str = "en"
+    windows: WindowTable = DEFAULT_TABLE  # the protection windows by marketplace and payment
+    rows: tuple[Window, ...] | None = None  # the order's rows of `windows`; None: looked up at each evaluation
 
 
-def order_policies(orders: Sequence[Order], base: Rules, zone: ZoneInfo, lang: str) -> list[tuple[Order, Policy]]:
+def order_policies(orders: Sequence[Order], base: Rules, zone: ZoneInfo, lang: str,
+                   windows: WindowTable = DEFAULT_TABLE) -> list[tuple[Order, Policy]]:
     """Each order with its Policy: worked out once per load of the watchlist, not at every cycle."""
-    shared = Policy(base, zone, lang)  # most orders override no rule: one Policy serves them all
-    return [(order, shared if (rules := order.rules(base)) is base else Policy(rules, zone, lang)) for order in orders]
+    # Most orders override no rule: one Policy serves all those with the same windows (a few shops and payments).
+    shared: dict[tuple[Window, ...], Policy] = {}
+    out = []
+    for order in orders:
+        rows = windows.applicable(order.shop, order.paid_with)
+        if (rules := order.rules(base)) is not base:
+            out.append((order, Policy(rules, zone, lang, windows, rows)))
+        elif (policy := shared.get(rows)) is not None:
+            out.append((order, policy))
+        else:
+            out.append((order, shared.setdefault(rows, Policy(base, zone, lang, windows, rows))))
+    return out
 
 
 Texts = tuple[str, str, str]  # (title, message, action)
@@ -176,6 +190,7 @@ class Finding:
     texts: Texts | Callable[[], Texts] = field(compare=False, repr=False)
     due: datetime | None
     key: str  # one per episode: the notification log never sends the same key twice
+    window: str = ""  # the protection window a protection_ending/ended finding is about (windows.py's row, or TYPED)
 
     @property
     def title(self) -> str:
@@ -206,7 +221,7 @@ class Finding:
 
     def as_json(self) -> dict[str, object]:
         """The `check --json` shape."""
-        return {
+        shape: dict[str, object] = {
             "order": self.order_id,
             "kind": self.kind.value,
             "severity": self.severity.value,
@@ -214,6 +229,9 @@ class Finding:
             "action": self.action,
             "due": self.due.isoformat() if self.due else None,
         }
+        if self.window:
+            shape["window"] = self.window
+        return shape
 
 
 # A "not received" exception stays relevant even when later scans show movement.
@@ -222,6 +240,7 @@ _TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
 DELIVERED_RELEVANCE = timedelta(days=14)  # how long "inspect it" stays worth saying; archiving waits for it
 # domain.md: after an order completes (buyer protection over), AliExpress still takes refund requests for 15 days.
 AFTER_COMPLETION = timedelta(days=15)
+_COMPLETION = ("completion",)  # windows.py's anchor: counted from the end of protection
 _MIDNIGHT = time()
 _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)
 # Members read for every order or event, looked up once: on Python 3.11 `EventKind.X` goes through
@@ -281,10 +300,12 @@ def _utc_at(value: date | datetime, zone: ZoneInfo, after: timedelta | None = No
 class _Ctx:
     """Per-evaluation values shared by the rules, computed once; what a finding's texts are rendered from."""
 
-    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at")
+    __slots__ = ("order", "hist", "now", "rules", "zone", "lang", "delivered_at", "windows", "rows")
 
     def __init__(self, order: Order, hist: History, now: datetime, policy: Policy) -> None:
-        self.order, self.hist, self.rules = order, hist, policy.rules
+        self.order, self.hist, self.rules, self.windows = order, hist, policy.rules, policy.windows
+        rows = policy.rows  # the order's protection windows
+        self.rows = rows if rows is not None else policy.windows.applicable(order.shop, order.paid_with)
         self.now = now if now.tzinfo is UTC else now.astimezone(UTC)
         self.zone, self.lang = policy.zone, policy.language
         received = delivered_at(order, hist, policy.zone)
@@ -310,13 +331,16 @@ class _Ctx:
         """Whole days from `since` to now, in words."""
         return days(max(0, (self.local_today - self.local(since).date()).days), self.lang)
 
-    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any) -> Finding:
-        """A finding whose placeholders `fill(self, *args)` gives when its texts are first read."""
+    def finding(self, kind: Kind, severity: Severity, key: str, due: datetime | None, fill: Fill, *args: Any,
+                entry: str = "", window: str = "") -> Finding:
+        """A finding whose placeholders `fill(self, *args)` gives when its texts are first read; `entry`: the
+        messages.CATALOG texts when they are not the kind's own."""
         oid = self.order.id
         # One partial, no closure: a closure would read a loop's variable after the loop moved on, and a cycle
         # keeps its findings, so every object held is one more for the garbage collector to walk.
-        return Finding(kind, oid, severity, partial(_render, self, kind, fill, *args), due,
-                       f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}")
+        # A Kind is its value as text: no .value, read for each of the many findings a cycle makes.
+        return Finding(kind, oid, severity, partial(_render, self, entry or kind, fill, *args), due,
+                       f"{oid}:{kind}:{key}" if key else f"{oid}:{kind}", window)
 
     def event_params(self, event: TrackingEvent) -> dict[str, str]:
         """The placeholders that describe one tracking event."""
@@ -328,11 +352,11 @@ class _Ctx:
 Fill = Callable[..., dict[str, str]]  # (ctx, *args) -> the placeholders of a finding's texts
 
 
-def _render(c: _Ctx, kind: Kind, fill: Fill, *args: Any) -> Texts:
-    """A finding's title, message and action in the order's language."""
+def _render(c: _Ctx, entry: str, fill: Fill, *args: Any) -> Texts:
+    """A finding's title, message and action (messages.CATALOG[entry]) in the order's language."""
     o = c.order
     title, message, action = messages.render(
-        kind.value, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
+        entry, c.lang, order=o.id, tracking=o.tracking or "", carrier=c.hist.carrier or "", **fill(c, *args)
     )
     return titled(title, o), message, action
 
@@ -360,17 +384,28 @@ def delivered_at(order: Order, hist: History, zone: ZoneInfo) -> datetime | None
     return None
 
 
-def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """When the order's last window closes; None while a window stays open with no known end."""
+def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo,
+                    rows: Sequence[Window] = ()) -> datetime | None:
+    """When the order's last window closes, `rows` its protection windows (WindowTable.applicable); None while a
+    window stays open with no known end."""
     if delivered is not None:
         # After delivery: the time to inspect it, the refund window, and a "not as described" dispute while
         # protection runs.
         end = delivered + max(DELIVERED_RELEVANCE, order.refund_window or _ZERO)
         if order.protection_ends is not None:
             end = max(end, _utc_at(order.protection_ends, zone))
+        for row in rows:
+            if _after_delivery(row, order):
+                end = max(end, delivered + row.length)
     elif order.protection_ends is not None:
         # Not received: the order completes when protection ends, and a refund can be asked for a while after.
         end = _utc_at(order.protection_ends, zone, max(order.refund_window or _ZERO, AFTER_COMPLETION))
+        # A PayPal or card window may outlast the marketplace's: the buyer still has a way to get the money back.
+        for row in rows:
+            if row.typed_wins or (row.counted_from == _COMPLETION and row.length <= AFTER_COMPLETION):
+                continue  # replaced by the typed date, or it closes by the end above (AliExpress after completion)
+            if (start := _start(row, order)) is not None:
+                end = max(end, _utc_at(start, zone, row.length))
     else:
         return None  # no deadline known: watched until the buyer archives it
     dispute = order.dispute
@@ -384,8 +419,8 @@ def last_window_end(order: Order, delivered: datetime | None, zone: ZoneInfo) ->
 def evaluate(order: Order, hist: History, now: datetime, policy: Policy, *, skip_closed: bool = False) -> list[Finding]:
     """Every finding that holds for this order at `now`; none with `skip_closed` once the order is archived."""
     ctx = _Ctx(order, hist, now, policy)
-    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone)) is not None
-                                           and ctx.now >= end)):
+    if skip_closed and (order.archived or ((end := last_window_end(order, ctx.delivered_at, ctx.zone, ctx.rows))
+                                           is not None and ctx.now >= end)):
         return []
     found: list[Finding] = []
     for rule in _RULES_DELIVERED if ctx.delivered_at is not None else _RULES_OPEN:
@@ -468,29 +503,47 @@ def promised_passed(c: _Ctx, found: list[Finding]) -> None:
 
 
 def protection(c: _Ctx, found: list[Finding]) -> None:
-    """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended'."""
-    ends = c.order.protection_ends
-    if ends is None:
+    """Warning steps before buyer protection ends (moved earlier over Chinese holidays), then 'ended': for the
+    typed protection_ends and for each protection window of the order's marketplace and payments."""
+    o = c.order
+    ends, rows = o.protection_ends, c.rows
+    if ends is None and not rows:
         return
-    d = _deadline(ends, c.zone, tuple(c.rules.protection_warn), c.rules.holiday_shift, c.lang)
+    steps, shift = tuple(c.rules.protection_warn), c.rules.holiday_shift
+    if ends is not None:
+        _protection_steps(c, found, _deadline(ends, c.zone, steps, shift, c.lang), None)
+    for row in rows:
+        if row.typed_wins and ends is not None:  # _replaced(), inline: it runs for every window of every order
+            continue
+        if (start := _start(row, o)) is not None:
+            _protection_steps(c, found, _row_deadline(start, row, c.zone, steps, shift, c.lang), row)
+
+
+def _protection_steps(c: _Ctx, found: list[Finding], d: _Deadline, row: Window | None) -> None:
+    """The ended finding, or the latest warning step reached, for one window (`row` None: the typed one)."""
+    warnings = d.warnings
+    if c.now < d.utc and (not warnings or c.now < warnings[0][0]):
+        return  # most windows of most orders: no step reached yet
+    # A computed window's keys hold its name: the typed protection's keys, already in the log, stay as they were.
+    key, name = (f"{row.name}:{d.stamp}", row.name) if row else (d.stamp, TYPED)
     if c.now >= d.utc:
-        found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, d.stamp, d.at, _deadline_params, d.at))
+        found.append(c.finding(Kind.PROTECTION_ENDED, Severity.URGENT, key, d.at, _ended_params, d.at, row,
+                               entry="window_ended" if row else "", window=name))
         return
     # Only the latest step reached fires: a buyer adding an order late wants one alert, not three.
     # A longer step warns earlier (its stretch holds the same holidays or more), so the steps reached
     # come first and the first one not reached ends the search.
-    reached = None
-    for warn_at, step, shift in d.warnings:
+    reached = warnings[0][1:]
+    for warn_at, step, shift in warnings:
         if c.now < warn_at:
             break
         reached = (step, shift)
-    if reached is None:
-        return
     step, shift = reached
     # Calendar days in the buyer's zone, so a DST change in the last days does not soften the alert.
     severity = Severity.URGENT if (c.local(d.at).date() - c.local_today).days <= 3 else Severity.WARNING
-    found.append(c.finding(Kind.PROTECTION_ENDING, severity, f"{d.stamp}:{format_duration(step)}", d.at,
-                           _ending_params, d.at, shift))
+    found.append(c.finding(Kind.PROTECTION_ENDING, severity, f"{key}:{format_duration(step)}", d.at,
+                           _window_params if row else _ending_params, d.at, shift, *((row,) if row else ()),
+                           entry="window_ending" if row else "", window=name))
 
 
 def pickup_waiting(c: _Ctx, found: list[Finding]) -> None:
@@ -554,16 +607,30 @@ def delivered(c: _Ctx, found: list[Finding]) -> None:
 
 
 def refund_window_ending(c: _Ctx, found: list[Finding]) -> None:
-    """Warn before the refund window after delivery closes."""
-    if c.delivered_at is None or not c.order.refund_window:
+    """Warn before the refund window after delivery closes: the typed refund_window, and each protection window
+    counted from the delivery (eBay Money Back Guarantee, Alibaba Trade Assurance)."""
+    if c.delivered_at is None:
         return
-    end = c.delivered_at + c.order.refund_window
+    o = c.order
+    if o.refund_window:
+        _refund_warning(c, found, c.delivered_at + o.refund_window, None)
+    for row in c.rows:
+        if _after_delivery(row, o):
+            _refund_warning(c, found, c.delivered_at + row.length, row)
+
+
+def _refund_warning(c: _Ctx, found: list[Finding], end: datetime, row: Window | None) -> None:
+    """One warning refund_window_warn before `end`; a window's key holds its name, the typed one's is unchanged."""
     if c.now >= end:
         return
     warn_at, shift = _warn_time(end, c.rules.refund_window_warn, c.zone, c.rules.holiday_shift, c.lang)
     if warn_at <= c.now:
-        found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), end,
-                               _ending_params, end, shift))
+        if row is None:
+            found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, end.isoformat(), end,
+                                   _ending_params, end, shift))
+        else:
+            found.append(c.finding(Kind.REFUND_WINDOW_ENDING, Severity.WARNING, f"{row.name}:{end.isoformat()}", end,
+                                   _window_params, end, shift, row, entry="window_refund_ending", window=row.name))
 
 
 Rule = Callable[[_Ctx, list[Finding]], None]  # appends what it finds
@@ -632,6 +699,28 @@ def _ending_params(c: _Ctx, deadline: datetime, holiday: str) -> dict[str, str]:
     return {"deadline": fmt_due(c.local(deadline), c.lang), "left": _left(deadline, c), "holiday": holiday}
 
 
+def _window_params(c: _Ctx, deadline: datetime, holiday: str, row: Window) -> dict[str, str]:
+    return {**_ending_params(c, deadline, holiday), "window": row.text(row.title, c.lang),
+            "computed": computed_from(row, c.order, c.delivered_at, c.lang, c.zone), "do": row.text(row.action, c.lang)}
+
+
+def _ended_params(c: _Ctx, deadline: datetime, row: Window | None) -> dict[str, str]:
+    """'ended' for the typed date or a window: with the next window still open, and what to do in it."""
+    after = [w for w in order_windows(c.order, None, c.zone, c.windows, c.lang)
+             if w.ends is not None and w.ends > c.now and w.name != (row.name if row else TYPED)]
+    params = _deadline_params(c, deadline)
+    if row is not None:
+        params |= {"window": row.text(row.title, c.lang), "computed": computed_from(row, c.order, None, c.lang, c.zone)}
+    if not after:
+        return params | {"next": "", "next_do": messages.fragment("next_none", c.lang)}
+    nxt = min(after, key=lambda w: w.ends or deadline)
+    opens = nxt.opens is not None and nxt.opens > c.now
+    return params | {
+        "next": messages.fragment("next_opens" if opens else "next_open", c.lang, window=nxt.title,
+                                  opens=c.day(nxt.opens), deadline=fmt_deadline(c.local(nxt.ends), c.lang)),
+        "next_do": nxt.row.text(nxt.row.action, c.lang) if nxt.row else messages.fragment("next_typed", c.lang)}
+
+
 def _dispute_params(c: _Ctx) -> dict[str, str]:
     d = c.order.dispute
     assert d is not None
@@ -650,6 +739,106 @@ def _delivered_params(c: _Ctx, end: datetime | None) -> dict[str, str]:
     assert at is not None
     refund = messages.fragment("refund", c.lang, deadline=fmt_due(c.local(end), c.lang)) if end else ""
     return {"delivered": c.day(at), "refund": refund}
+
+
+# ---------------------------------------------------------------- protection windows
+
+
+# What each anchor of windows.ANCHORS is, for an order and its delivery (None while not received).
+_ANCHORS: dict[str, Callable[[Order, datetime | None], date | datetime | None]] = {
+    "ordered": lambda o, delivered: o.ordered_on,
+    "delivery": lambda o, delivered: delivered,
+    "estimated_delivery": lambda o, delivered: o.estimated_delivery or o.promised_by,
+    "completion": lambda o, delivered: o.protection_ends,  # the order completes when its protection ends
+}
+
+
+def _anchor(row: Window, order: Order, delivered: datetime | None) -> tuple[str, date | datetime | None]:
+    """(the anchor a row is counted from for this order, its value); the value is None while none is known."""
+    for anchor in row.counted_from:
+        start = _ANCHORS[anchor](order, delivered)
+        if start is not None:
+            return anchor, start
+    return row.counted_from[0], None
+
+
+@_per_value
+def _row_deadline(start: date | datetime, row: Window, zone: ZoneInfo, steps: tuple[timedelta, ...],
+                  holiday_shift: bool, lang: str) -> _Deadline:
+    """_deadline of a row's window counted from `start`: cached per start, like a typed date."""
+    return _deadline(_window_end(row, start), zone, steps, holiday_shift, lang)
+
+
+def _start(row: Window, order: Order) -> date | datetime | None:
+    """The value a row's window is counted from for an order not received yet; None while none is known."""
+    for anchor in row.counted_from:
+        if (start := _ANCHORS[anchor](order, None)) is not None:
+            return start
+    return None
+
+
+def _window_end(row: Window, start: date | datetime) -> date | datetime:
+    """The end of a row's window from its anchor's value, as a watchlist value (a date or a date-time)."""
+    if row.whole_days or isinstance(start, datetime):  # a date plus whole days stays a date, which _deadline caches
+        return start + row.length
+    return datetime.combine(start, _MIDNIGHT) + row.length
+
+
+def _replaced(row: Window, order: Order) -> bool:
+    """The marketplace's own window, and the buyer typed its date (protection_ends): the typed one wins."""
+    return row.typed_wins and order.protection_ends is not None
+
+
+def _after_delivery(row: Window, order: Order) -> bool:
+    """A window counted from the delivery (eBay, Trade Assurance), not replaced by a typed protection_ends."""
+    return row.counted_from[0] == "delivery" and not _replaced(row, order)
+
+
+class OrderWindow(NamedTuple):
+    """One protection window of an order, for status, report and the 'next one still open'."""
+
+    name: str  # the table's row, or TYPED
+    title: str
+    opens: datetime | None  # in the watchlist's zone; None: open from the start
+    ends: datetime | None  # in the watchlist's zone; None: its anchor is not known yet (not delivered…)
+    source: str  # where the figures come from
+    computed: str  # how the end was computed, and from what ("" for the typed one)
+    row: Window | None  # None: the typed protection_ends
+
+    def as_json(self) -> dict[str, object]:
+        """The shape `status --json` and the JSON report give a window."""
+        return {"window": self.name, "title": self.title, "opens": self.opens.isoformat() if self.opens else None,
+                "ends": self.ends.isoformat() if self.ends else None, "source": self.source,
+                "computed": self.computed or None, "estimate": bool(self.row and self.row.estimate)}
+
+
+def order_windows(order: Order, delivered: datetime | None, zone: ZoneInfo, windows: WindowTable, lang: str = "en"
+                  ) -> list[OrderWindow]:
+    """Every protection window of the order, the typed protection_ends first, then the table's rows in order."""
+    ends = order.protection_ends
+    out = []
+    if ends is not None:
+        out.append(OrderWindow(TYPED, messages.fragment("typed_title", lang), None, instant(ends, zone),
+                               messages.fragment("typed_source", lang), "", None))
+    for row in windows.applicable(order.shop, order.paid_with):
+        if _replaced(row, order):
+            continue
+        start = _anchor(row, order, delivered)[1]
+        opens = instant(start, zone) + row.opens_after if start is not None and row.opens_after else None
+        out.append(OrderWindow(row.name, row.text(row.title, lang), opens,
+                               None if start is None else instant(_window_end(row, start), zone),
+                               row.source, computed_from(row, order, delivered, lang, zone).strip(), row))
+    return out
+
+
+def computed_from(row: Window, order: Order, delivered: datetime | None, lang: str, zone: ZoneInfo) -> str:
+    """' Computed: 30 days after the estimated delivery date (18 Nov 2026); source: …', or an estimate's words."""
+    anchor, start = _anchor(row, order, delivered)
+    length = days(row.length.days, lang) if row.whole_days else format_duration(row.length)
+    when = messages.fragment("unknown_yet", lang) if start is None else fmt_date(
+        start.astimezone(zone) if isinstance(start, datetime) and start.tzinfo else start, lang)
+    return messages.fragment("estimate" if row.estimate else "computed", lang, length=length, source=row.source,
+                             anchor=row.text(ANCHOR_NAMES[anchor], lang), start=when)
 
 
 # ---------------------------------------------------------------- helpers

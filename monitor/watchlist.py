@@ -8,7 +8,7 @@ import re
 import sys
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -36,6 +36,8 @@ from monitor.durations import HINT as DURATION_HINT
 from monitor.durations import MAX_DURATION, DurationTooLong, format_duration, parse_duration
 from monitor.errors import ConfigError, Problem
 from monitor.textsafe import escaped
+from monitor.windows import ANCHORS, NAMES, PAYMENTS, WindowTable
+from monitor.windows import table as window_table
 
 DATE_HINT = "a date like 2026-12-16 (or a date and time like 2026-12-16T18:00:00)"
 DAY_HINT = "a date like 2026-12-16 (a day, without a time)"
@@ -443,6 +445,40 @@ class Dispute(_Section):
         return self
 
 
+def _lowered(value: object) -> object:
+    """Text compared case-insensitively ("PayPal" is "paypal"); anything else left for the type check."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _listed(value: object) -> object:
+    """One name where a list is expected stands for a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+Payment = Annotated[Literal[PAYMENTS], BeforeValidator(_lowered)]  # type: ignore[valid-type]
+Anchor = Annotated[Literal[ANCHORS], BeforeValidator(_lowered)]  # type: ignore[valid-type]
+
+
+class WindowOverride(_Section):
+    """`[windows.<name>]`: a row of the protection-window table changed; unset keys keep the shipped values."""
+
+    title: str | None = None
+    length: Duration | None = None
+    counted_from: Annotated[list[Anchor], BeforeValidator(_listed)] | None = None
+    opens_after: Duration | None = None
+    action: str | None = None
+    source: str | None = None
+    estimate: bool | None = None
+    enabled: bool = True
+
+    @field_validator("counted_from")
+    @classmethod
+    def _some_anchor(cls, value: list[str] | None) -> list[str] | None:
+        if value == []:
+            raise ValueError(f"expected at least one of: {', '.join(map(_q, ANCHORS))}")
+        return value
+
+
 def _order_id(value: object) -> object:
     """An order id as text: marketplace order numbers are digits, and an unquoted one is the same id."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -472,6 +508,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     protection_ends: When | None = None
     delivered_on: When | None = None
     refund_window: Duration | None = None
+    paid_with: list[Payment] | None = None  # adds the PayPal and card windows (monitor/windows.py)
+    estimated_delivery: Day | None = None  # the marketplace's latest estimate; promised_by when not given
     seller_contacted_on: Day | None = None
     archived: bool = False
     dispute: Dispute | None = None
@@ -523,7 +561,8 @@ class Order(_RuleOverrides):  # type: ignore[misc,valid-type]
     def _dates_in_order(self) -> Order:
         start = _day(self.ordered_on)
         found: _Found = []
-        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on", "seller_contacted_on"):
+        for name in ("tracking_since", "promised_by", "protection_ends", "delivered_on", "seller_contacted_on",
+                     "estimated_delivery"):
             value = getattr(self, name)
             if value is not None and _day(value) < start:
                 found.append(((name,), f"{_day(value)} is before ordered_on {start}; expected the order date or later", value))
@@ -630,6 +669,25 @@ def _repeated_ids(raw: object) -> _Found:
     return found
 
 
+def _named_tables(raw: object, handler: ValidatorFunctionWrapHandler, section: str, known: Sequence[str],
+                  which: str) -> dict[str, Any]:
+    """[section.<name>] tables validated, each name one of `known` (none known: any name) or an error that says
+    which were meant, the tables' own errors kept beside it."""
+    found: _Found = []
+    for name, table in (raw.items() if isinstance(raw, Mapping) and known else ()):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean [{section}.{close[0]}]?" if close else f" (expected one of {which}{', '.join(known)})"
+            found.append(((name,), f"unknown {section[:-1]} {_q(name)}{hint}", table))
+    try:
+        tables: dict[str, Any] = handler(raw)
+    except ValidationError as exc:
+        raise (_invalid(found, section, exc.errors()) if found else exc) from None
+    if found:
+        raise _invalid(found, section)
+    return tables
+
+
 class ImapSection(_Section):
     """`[import.imap]`: a mailbox the daemon reads orders from (see monitor.inbox)."""
 
@@ -669,6 +727,7 @@ class Watchlist(_Section):
     notify: NotifySection = NotifySection()
     rules: Rules = Rules()
     carriers: dict[str, dict[str, Any]] = {}
+    windows: dict[str, WindowOverride] = {}
     orders: list[Order] = []
     import_: ImportSection = Field(ImportSection(), alias="import")  # "import" is a Python keyword
 
@@ -703,19 +762,12 @@ class Watchlist(_Section):
     def _known_carrier_tables(cls, raw: object, handler: ValidatorFunctionWrapHandler,
                               info: ValidationInfo) -> dict[str, Any]:
         known = sorted((info.context or {}).get("carriers", ()))
-        found: _Found = []
-        for name, table in (raw.items() if isinstance(raw, Mapping) and known else ()):
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean [carriers.{close[0]}]?" if close else f" (expected one of the installed carriers: {', '.join(known)})"
-                found.append(((name,), f"unknown carrier {_q(name)}{hint}", table))
-        try:
-            tables: dict[str, Any] = handler(raw)
-        except ValidationError as exc:
-            raise (_invalid(found, "carriers", exc.errors()) if found else exc) from None
-        if found:
-            raise _invalid(found, "carriers")
-        return tables
+        return _named_tables(raw, handler, "carriers", known, "the installed carriers: ")
+
+    @field_validator("windows", mode="wrap")
+    @classmethod
+    def _known_windows(cls, raw: object, handler: ValidatorFunctionWrapHandler) -> dict[str, WindowOverride]:
+        return _named_tables(raw, handler, "windows", NAMES, "the windows: ")
 
     @model_validator(mode="after")
     def _known_tags(self) -> Watchlist:
@@ -732,6 +784,10 @@ class Watchlist(_Section):
         if found:
             raise _invalid(found, "Watchlist")
         return self
+
+    def window_table(self) -> WindowTable:
+        """The protection windows: the shipped table with this file's [windows.<name>] values on top."""
+        return window_table({name: w.model_dump(exclude_unset=True) for name, w in self.windows.items()})
 
     def order(self, order_id: str) -> Order | None:
         """The order with this id, if any."""
@@ -978,7 +1034,8 @@ _EXPECTED = {
     "float_parsing": "expected a number",
 }
 _LISTS = {"": '["a", "b"]', "urls": '["ntfy://ntfy.sh/topic"]', "protection_warn": '["7d", "3d", "1d"]',
-          "tags": '["family"]', "notify": '["family"]', "destinations": "[[notify.destinations]] entries"}
+          "tags": '["family"]', "notify": '["family"]', "destinations": "[[notify.destinations]] entries",
+          "paid_with": '["paypal", "card"]', "counted_from": '["delivery", "estimated_delivery"]'}
 _MISSING = {
     "id": 'required, but missing: expected id = "..." with the marketplace\'s order number',
     "ordered_on": "required, but missing: expected ordered_on = 2026-12-16 with the date of the order",
@@ -1033,7 +1090,7 @@ def _problem(err: Mapping[str, Any], path: Path, locate: _Locator) -> tuple[int 
 # Where each known key lives, to say so when one is put in the wrong table; [rules] before [[orders]].
 _HOMES: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[monitor]", MonitorSection), ("[notify]", NotifySection), ("[rules]", Rules), ("[[orders]]", Order),
-    ("[orders.dispute]", Dispute), ("[[notify.destinations]]", NotifyDestination),
+    ("[orders.dispute]", Dispute), ("[[notify.destinations]]", NotifyDestination), ("[windows.<name>]", WindowOverride),
 )
 
 
@@ -1064,6 +1121,8 @@ def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
 
         adapter = load_registry().get(names[1])
         return list(adapter.Settings.model_fields) if adapter else []
+    if len(names) == 2 and names[0] == "windows":  # [windows.<name>]: the name is a row, not a key
+        return list(WindowOverride.model_fields)
     for part in names:
         # A key spelled differently from its field (`import`, a Python keyword) is found by its alias.
         field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)

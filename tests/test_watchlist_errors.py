@@ -246,6 +246,20 @@ CASES = [
          ("14", "orders[2].id", ('"A1" is already the id of orders[0]',)),
          ("16", "orders[2].carrier", ('unknown carrier "nosuchpost"',))],
         id="several-problems"),
+    # --- protection windows: the order's payments and estimate, and [windows.<name>] overrides
+    bad("paid-with-unknown", ORDER + 'paid_with = ["PayPal", "cash"]\n', "4", "orders[0].paid_with[1]",
+        'expected "paypal", "card" or "marketplace", got "cash"'),
+    bad("paid-with-not-a-list", ORDER + 'paid_with = 3\n', "4", "orders[0].paid_with", '["paypal", "card"]'),
+    bad("estimated-delivery-before-order", ORDER + 'estimated_delivery = 2026-11-01\n', "4",
+        "orders[0].estimated_delivery", "is before ordered_on 2026-11-10"),
+    bad("window-unknown", '[windows.papyal]\nlength = "90d"\n', "1", "windows.papyal",
+        'unknown window "papyal"; did you mean [windows.paypal]?'),
+    bad("window-bad-length", '[windows.paypal]\nlength = "six months"\n', "2", "windows.paypal.length",
+        'expected a duration like "7d"'),
+    bad("window-bad-anchor", '[windows.ebay_money_back]\ncounted_from = ["delivery", "arrival"]\n', "2",
+        "windows.ebay_money_back.counted_from[1]", '"estimated_delivery"', 'got "arrival"'),
+    bad("window-unknown-key", '[windows.paypal]\nlenght = "90d"\n', "2", "windows.paypal.lenght",
+        'did you mean "length"?'),
 ]
 
 _LINE = re.compile(r"^error: (?P<path>.+?):(?P<where>\d+(?::\d+)?): (?P<rest>.*)$")
