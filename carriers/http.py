@@ -11,18 +11,23 @@ import email.utils
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import Field, SecretStr, field_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from carriers.base import Carrier, CarrierSettings, Clock, DailyBudget
 from carriers.errors import MAX_IMPOSED_WAIT as MAX_IMPOSED_WAIT  # re-exported: the monitor clamps stored waits
 from carriers.errors import AuthError, BadPayloadError, CarrierError, RateLimitedError, UnavailableError, imposed_wait
+
+# httpx's __init__ imports its command-line tool (click, rich, pygments: 2.5 MiB of a Raspberry Pi daemon's 60) when
+# they are installed, as typer brings them. A None entry makes that import fail, which httpx handles with a stub.
+sys.modules.setdefault("httpx._main", None)
+import httpx  # noqa: E402
 
 log = logging.getLogger("tracking_monitor.carriers")
 # httpx logs every request URL at INFO; keep it quiet so no query string ever reaches the journal.
