@@ -31,7 +31,6 @@ from monitor.notify import Notifier, print_alert
 from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, delivered_at, instant, most_urgent, order_windows
 from monitor.store import Store, state_failure, state_file
-from monitor.table import print_status
 from monitor.textsafe import printable
 from monitor.watchlist import WINDOW_HINT, in_window
 
@@ -300,6 +299,8 @@ def status(
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
     m = app.watchlist.monitor
+    from monitor.table import print_status  # rich: loaded by the commands that draw, not by the daemon
+
     print_status(shown, len(rows) - len(shown), m.language, at.astimezone(m.zone))
 
 

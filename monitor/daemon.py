@@ -33,7 +33,6 @@ from monitor.cycle import (
 )
 from monitor.durations import format_duration
 from monitor.errors import ConfigError, MonitorError, StateError
-from monitor.inbox import Outcome, account, check_mailbox
 from monitor.messages import counted, render, singular
 from monitor.notify import Notifier
 from monitor.rules import Finding, Kind, Severity
@@ -326,6 +325,8 @@ class Daemon:
         now = self.clock()
         if imap is None or (self.mail_checked is not None and now - self.mail_checked < imap.check_every):
             return
+        # Mail parsing, IMAP and the watchlist editor load only for a watchlist that reads a mailbox.
+        from monitor.inbox import Outcome, account, check_mailbox
         self.mail_checked = now
         name = account(imap)
 
