@@ -9,6 +9,7 @@ process must stay smaller than anything it measures.
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import multiprocessing
 import os
@@ -66,7 +67,11 @@ LABELS: dict[str, str] = {
     "ready": "run: start to READY=1",
     "first_cycle": "run: READY=1 to the end of its first cycle",
     "idle_rss": "run: idle RSS after its first cycle",
+    "idle_rss_apprise": "run, alerts to an Apprise URL: idle RSS",
 }
+RSS_FIGURES = {"idle_rss", "idle_rss_apprise"}
+# The Apprise figure delivers every finding of the size to a local server, one digest per request: up to this size.
+APPRISE_UP_TO = 10_000
 
 
 # ---------------------------------------------------------------- the data
@@ -167,6 +172,7 @@ class Dataset:
     # (the later figures need that state); None when it was not needed or did not finish either.
     prepared_s: float | None = None
     load: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average before and after the commands ran
+    notified: tuple[int, int] = (0, 0)  # findings in the notification log after the first check, and after the second
 
     @property
     def config(self) -> Path:
@@ -177,6 +183,12 @@ class Dataset:
     def state(self) -> Path:
         """The state file the commands use."""
         return self.dir / "state" / "state.sqlite3"
+
+    def restore(self) -> None:
+        """The state as built, nothing notified; without the write-ahead log a daemon left, which would not match it."""
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.state}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.pristine, self.state)
 
     @property
     def pristine(self) -> Path:
@@ -305,11 +317,13 @@ def time_command(args: list[str], env: dict[str, str], timeout: float) -> Run:
         return Run(elapsed, rss)
 
 
-def time_daemon(config: Path, env: dict[str, str], timeout: float, tmp: Path, settle: float = SETTLE) -> Run:
+def time_daemon(config: Path, env: dict[str, str], timeout: float, tmp: Path, settle: float = SETTLE,
+                until: Callable[[], bool] | None = None) -> Run:
     """`run` under a notify socket: spawn to READY=1, then to the STATUS= its first cycle ends with; idle RSS; stop.
 
     The daemon sends READY=1 (with a STATUS= line) once it listens, then a STATUS= datagram of its own after
-    every cycle: the first datagram after READY=1 marks the end of the first cycle.
+    every cycle: the first datagram after READY=1 marks the end of the first cycle. `until`, when given, must hold
+    (it is asked every 0.1 s) before the settle starts.
     """
     path = tmp / f"notify-{time.monotonic_ns()}.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -324,6 +338,10 @@ def time_daemon(config: Path, env: dict[str, str], timeout: float, tmp: Path, se
             out.ready_s = _datagram(sock, proc, deadline, lambda d: b"READY=1" in d) - start
             cycle_end = _datagram(sock, proc, deadline, lambda d: b"STATUS=" in d and b"READY=1" not in d)
             out.seconds = cycle_end - start - out.ready_s
+            while until is not None and not until():
+                if time.perf_counter() > deadline:
+                    raise TimeoutError
+                time.sleep(0.1)
             reaper.extend(settle + STOP_GRACE)
             time.sleep(settle)  # let the delivery the cycle started finish: then the daemon only waits
             out.idle_rss_mib = _vm_rss_mib(proc.pid)
@@ -367,12 +385,52 @@ def _datagram(sock: socket.socket, proc: subprocess.Popen[bytes], deadline: floa
             return time.perf_counter()
 
 
+def _notified(state: Path) -> int:
+    """Findings the state's notification log holds."""
+    with sqlite3.connect(state) as db:
+        return db.execute("SELECT count(*) FROM notified").fetchone()[0]
+
+
 def _vm_rss_mib(pid: int) -> float | None:
     """The resident set of a live process, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return None
+
+
+class Sink(http.server.ThreadingHTTPServer):
+    """A local server on 127.0.0.1 that answers every POST with 200, as ntfy does; it counts them."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler) -> None:  # noqa: N802, N805 (the stdlib's name; `self` is the server)
+                handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+                self.posts += 1
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.end_headers()
+                handler.wfile.write(b"{}")
+
+            def log_message(handler, *args: object) -> None:  # noqa: N805
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def watchlist(self, config: Path) -> Path:
+        """A copy of the watchlist whose alerts go to this server through Apprise's ntfy plugin."""
+        copy = config.with_name("watchlist-apprise.toml")
+        text = config.read_text(encoding="utf-8")
+        notify = f'[notify]\nurls = ["ntfy://127.0.0.1:{self.server_address[1]}/parcels"]\n\n'
+        copy.write_text(text.replace("[[orders]]", notify + "[[orders]]", 1), encoding="utf-8")
+        return copy
 
 
 # ---------------------------------------------------------------- one size
@@ -393,7 +451,7 @@ class Figure:
     @classmethod
     def of(cls, name: str, runs: list[Run]) -> Figure:
         """The best run; a figure with no finished run is timed out (or failed)."""
-        key = (lambda r: r.idle_rss_mib) if name == "idle_rss" else (lambda r: r.seconds)
+        key = (lambda r: r.idle_rss_mib) if name in RSS_FIGURES else (lambda r: r.seconds)
         done = [r for r in runs if key(r) is not None]
         if not done:
             reached = max((r.peak_rss_mib for r in runs if r.timed_out and r.peak_rss_mib), default=None)
@@ -422,15 +480,18 @@ def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, prep
 
     command("validate", ["validate"])
     command("dry_run", ["check", *at, "--dry-run"])
-    command("check_first", ["check", *at], lambda: shutil.copyfile(data.pristine, data.state))
+    # `check --now` alone is a preview that records nothing: --record makes it the real check.
+    command("check_first", ["check", *at, "--record"], data.restore)
     if not any(r.seconds for r in runs["check_first"]):
         progress(f"  no first check finished: one more, not timed, up to {prepare:g} s, so that the figures below "
                  "start from a state where every finding was notified")
-        shutil.copyfile(data.pristine, data.state)
-        data.prepared_s = time_command(base + ["check", *at], env, prepare).seconds
+        data.restore()
+        data.prepared_s = time_command(base + ["check", *at, "--record"], env, prepare).seconds
         progress(f"  it took {_secs(data.prepared_s)}" if data.prepared_s else
                  "  it did not finish either: the figures below start from a state with nothing notified")
-    command("check_again", ["check", *at])
+    data.notified = (_notified(data.state), 0)
+    command("check_again", ["check", *at, "--record"])
+    data.notified = (data.notified[0], _notified(data.state))  # the same: nothing was new
     command("status", ["status", *at, "--json"])
     for i in range(repeat):
         run = time_daemon(data.config, env, timeout, tmp, settle)
@@ -440,11 +501,22 @@ def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, prep
         runs["idle_rss"].append(run)
         progress(f"  run [{i + 1}/{repeat}]: READY=1 after {_secs(run.ready_s)}, first cycle {_show_run(run, timeout)}, "
                  f"idle RSS {_mib(run.idle_rss_mib)}")
+    # A real setup sends its alerts somewhere: the first notification loads Apprise's plugins. From the state as
+    # built (nothing notified), once the server has had its first digest.
+    if data.orders <= APPRISE_UP_TO:
+        with Sink() as sink:
+            config = sink.watchlist(data.config)
+            for i in range(repeat):
+                data.restore()
+                run = time_daemon(config, env, timeout, tmp, settle, until=lambda: sink.posts > 0)
+                runs["idle_rss_apprise"].append(run)
+                progress(f"  {LABELS['idle_rss_apprise']} [{i + 1}/{repeat}]: {run.error or _mib(run.idle_rss_mib)}, "
+                         f"{sink.posts:,} digests received")
     data.load = (load, os.getloadavg()[0])
     figures = {name: Figure.of(name, r) for name, r in runs.items()}
     validate = figures["validate"].best
     for name, fig in figures.items():
-        if name != "idle_rss" and fig.best is not None and validate:
+        if name not in RSS_FIGURES and fig.best is not None and validate:
             fig.ratio = fig.best / validate
     return figures
 
@@ -468,8 +540,8 @@ def _show_run(run: Run, timeout: float) -> str:
 
 def _show_best(fig: Figure, timeout: float) -> str:
     if fig.best is not None:
-        return _mib(fig.best) if fig.name == "idle_rss" else _secs(fig.best)
-    return f"> {timeout:g} s (timed out)" if fig.timed_out else "failed"
+        return _mib(fig.best) if fig.name in RSS_FIGURES else _secs(fig.best)
+    return f"> {timeout:g} s (timed out)" if fig.timed_out else ("failed" if fig.runs else "not run")
 
 
 def table(data: Dataset, figures: dict[str, Figure], timeout: float) -> str:

@@ -34,6 +34,8 @@ def test_every_command_is_timed_at_a_tiny_size(tmp_path: Path) -> None:
         assert fig["best"] > 0 and fig["peak_rss_mib"] > 10, (name, fig)
     assert figures["validate"]["ratio"] == 1.0
     assert figures["check_again"]["ratio"] > 0
+    first, again = size["notified"]
+    assert first > 0 and again == first  # the first check recorded its findings; the second had nothing new
     assert [t["state"] for t in out["targets"]] == ["SKIPPED"] * len(bench.TARGETS)
 
 
