@@ -72,6 +72,15 @@ def status_words(row: dict[str, Any], lang: str) -> str:
     return STATUS_WORDS[lang].get(row["status"], row["status"])
 
 
+def _state(row: dict[str, Any], lang: str, apart: str = "\n") -> Text:
+    """The status in words and, when the parcel was handed over, the destination carrier's own number (the one its
+    counter and hotline know): under the words in the table, after an arrow on one line."""
+    words = Text(status_words(row, lang))
+    if not (ho := row.get("handover")):
+        return words
+    return words + Text(apart) + _cell(ho["number"] if apart == "\n" else f"\u2192 {ho['number']}", "dim")
+
+
 def _cell(text: str, style: str = "") -> Text:
     """Watchlist or carrier text as a cell: shown as written, never read as rich markup or terminal controls."""
     return Text(printable(text, newlines=False), style=style)
@@ -134,14 +143,15 @@ def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", widt
     t = TEXTS[lang]
     console = Console(width=width)  # only measures and wraps text
     orders = [_cell(r["order"]) for r in rows]
-    states = [Text(status_words(r, lang)) for r in rows]
+    states = [_state(r, lang) for r in rows]
     events = [_cell(f'{countdown(-r["last_event_age_days"], lang=lang)} · {r["last_event"]["description"]}')
               if r["last_event"] else Text("-") for r in rows]
     promised = [countdown(r["days_to_promised"], "late", lang) for r in rows]
     protection = [countdown(r["days_to_protection_end"], lang=lang) for r in rows]
     items = [_cell(_item(r)) for r in rows]
     ids_w, items_w = _widest(orders, len(t["order"])), _widest(items, len(t["item"]))
-    wants = {"order": max(ids_w, items_w), "status": _widest(states, len(t["status"])),
+    lines = [line for s in states for line in s.split()]  # a handover number under its status
+    wants = {"order": max(ids_w, items_w), "status": _widest(lines, len(t["status"])),
              "last": _widest(events, len(t["last"])), "needs": _widest([_need(r, lang) for r in rows], len(t["needs"])),
              "due": _widest([_need(r, lang, now, width) for r in rows], len(t["needs"]))}
     widths = {k: max(min(wants[k] if k != "order" else ids_w, least), len(t[k])) for k, least in _LEAST.items()}
@@ -200,7 +210,7 @@ def status_lines(rows: list[dict[str, Any]], hidden: int, lang: str, width: int,
         head = _cell(r["order"], _urgency(r) or "green")
         if ids_w <= width // 3:  # the statuses in line, unless an id is so long that it would waste the line
             head.pad_right(ids_w - head.cell_len)
-        head += Text(f"  {status_words(r, lang)}")
+        head += Text("  ") + _state(r, lang, " ")
         if label := _label(r, width - head.cell_len - 2, console):
             head += Text("  ") + label
         need = _need(r, lang, now, width - 2)

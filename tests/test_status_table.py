@@ -192,7 +192,7 @@ ORDERS = 14  # in config.example.toml
         (80, "en", 2 * ORDERS),
         (100, "en", 2 * ORDERS + 2), (100, "fr", 3 * ORDERS + 2),  # the table: header and rule, two lines an order
         (120, "en", 2 * ORDERS + 2), (120, "fr", 2 * ORDERS + 2 + 4),
-        (200, "en", ORDERS + 2),  # room for each order on one line
+        (200, "en", ORDERS + 2 + 1),  # room for each order on one line (two for the handover number)
     ],
 )
 def test_status_fits_the_terminal(example: dict[str, tuple[Path, Path]], columns: int, lang: str,
@@ -215,6 +215,18 @@ def test_status_fits_the_terminal(example: dict[str, tuple[Path, Path]], columns
         else:
             assert _in_order(["ok" if lang == "en" else "rien"], block)
         assert "_" not in " ".join(block), block  # no raw code such as in_transit or not_found
+
+
+@pytest.mark.parametrize("columns", [60, 100, 200])
+def test_status_shows_the_destination_carriers_number(tmp_path: Path, columns: int) -> None:
+    """A parcel handed over to the local carrier shows that carrier's number beside its status, in every form:
+    the number the local counter and hotline know."""
+    polled = (EXAMPLE, tmp_path / "state")
+    assert _status(polled, "check", "--now", NOW, "--record", "--json").exit_code == 0  # the demo carrier asked
+    lines = _status(polled, columns=columns).stdout.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("8181000000000013 "))
+    assert _in_order(["in", "transit", "DEMO-LASTMILE"], lines[start:start + 2]), lines[start:start + 2]
+    assert not any("DEMO-LASTMILE" in line for line in lines[:start] + lines[start + 2:])
 
 
 @pytest.mark.parametrize(("lang", "words"), [

@@ -1,11 +1,15 @@
 """A number no configured source can ask is said once (`untracked`, info), with what to add; never silence."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor.daemon import Daemon
 from tests.helpers import invoke
 
 NOW = "2026-12-01T09:00"
@@ -17,6 +21,13 @@ def _watchlist(tmp_path: Path, order: str, language: str = "en") -> Path:
     cfg.write_text(f'[monitor]\ntimezone = "UTC"\nlanguage = "{language}"\nstate_dir = "{tmp_path / "state"}"\n'
                    f'[[orders]]\nid = "A1"\nordered_on = 2026-11-20\n{order}\n', encoding="utf-8")
     return cfg
+
+
+def _no_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    for name in ("TRACKING_MONITOR_17TRACK_API_KEY", "TRACKING_MONITOR_AFTERSHIP_API_KEY",
+                 "TRACKING_MONITOR_LAPOSTE_API_KEY", "TRACKING_MONITOR_NOTIFY_URLS", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _found(cfg: Path) -> list[dict[str, object]]:
@@ -49,10 +60,7 @@ def test_untracked_when_no_source_can_ask(tmp_path: Path, monkeypatch: pytest.Mo
                                           env: dict[str, str], expected: bool, words: list[str], lang: str) -> None:
     """Once, as info, naming the carrier that would know and what to add, in the buyer's language; a second
     check says nothing new."""
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
-    for name in ("TRACKING_MONITOR_17TRACK_API_KEY", "TRACKING_MONITOR_AFTERSHIP_API_KEY",
-                 "TRACKING_MONITOR_LAPOSTE_API_KEY", "TRACKING_MONITOR_NOTIFY_URLS", "CREDENTIALS_DIRECTORY"):
-        monkeypatch.delenv(name, raising=False)
+    _no_keys(monkeypatch, tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     cfg = _watchlist(tmp_path, order, lang)
@@ -69,3 +77,20 @@ def test_untracked_when_no_source_can_ask(tmp_path: Path, monkeypatch: pytest.Mo
         rows = json.loads(invoke(cfg, "status", "--now", NOW, "--json").stdout)
         # Said once, but status still shows what the order needs, not "ok".
         assert rows[0]["status"] == "no source" and rows[0]["top_finding"]["kind"] == "untracked"
+
+
+async def test_the_daemon_logs_it_once_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """`run` names the unfollowed number and what to add in one log line when it starts, not at every cycle."""
+    _no_keys(monkeypatch, tmp_path)
+    daemon = Daemon(_watchlist(tmp_path, f'tracking = "{LP}"'), lambda: datetime(2026, 12, 1, 9, tzinfo=UTC))
+    stop = asyncio.Event()
+    stop.set()  # serve() says what it says at start, then stops at once
+    with caplog.at_level(logging.INFO):
+        for _ in range(2):  # cycles say nothing of it
+            await daemon.tick()
+            await daemon.polls_done()
+        assert await daemon.serve(stop) == 0
+    said = [r for r in caplog.records if LP in r.getMessage() and "no source can track" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING, caplog.text
+    assert "enabled = true" in said[0].getMessage()
