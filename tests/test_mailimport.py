@@ -290,6 +290,27 @@ def test_imap_settings_are_validated(tmp_path: Path, table: str, message: str) -
     assert result.exit_code == 2 and message in result.stderr and "hunter2" not in result.stderr
 
 
+@pytest.mark.parametrize(("password", "warned"), [(None, True), ("hunter2", False)])
+def test_validate_warns_of_a_missing_mail_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    password: str | None, warned: bool) -> None:
+    """A mailbox without its password secret is no load error (the daemon runs on), but `validate` names the secret
+    and its line, and `paths` lists it among the secrets; never its value."""
+    for var in ("TRACKING_MONITOR_SECRETS_DIR", "CREDENTIALS_DIRECTORY", "TRACKING_MONITOR_SHOP_MAIL"):
+        monkeypatch.delenv(var, raising=False)
+    if password:
+        monkeypatch.setenv("TRACKING_MONITOR_SHOP_MAIL", password)
+    path = tmp_path / "config.toml"
+    path.write_text(f'[monitor]\nstate_dir = "{tmp_path / "state"}"\n\n[import.imap]\nhost = "h"\nuser = "u"\n'
+                    'password_secret = "shop_mail"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(path), "validate"])
+    assert result.exit_code == 0, result.output
+    warning = f'warning: {path}:7: import.imap.password_secret: no secret "shop_mail": expected the variable ' \
+              "TRACKING_MONITOR_SHOP_MAIL"
+    assert (warning in result.stderr) == warned and "hunter2" not in result.output
+    listed = CliRunner().invoke(cli, ["--config", str(path), "paths"])
+    assert "shop_mail" in listed.stdout and "hunter2" not in listed.output
+
+
 def test_an_older_state_file_gets_the_mail_tables(tmp_path: Path) -> None:
     """A state written before [import.imap] existed is given its tables in place, its rows kept."""
     from datetime import UTC, datetime
