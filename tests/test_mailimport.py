@@ -259,6 +259,19 @@ def test_bench_prints_the_recall_and_finds_nothing_false() -> None:
     assert rows["all"][-2:] == ["0", "0"]  # no false tracking number, no false order
 
 
+@pytest.mark.parametrize(("text", "want"), [
+    ("Order ID: PO-211-09876543210987654\nOrder time: Nov 20, 2026 10:32", "2026-11-20"),  # Temu's order page
+    ("Order number: 8181000000000009\nOrder placed on: Nov 19, 2026", "2026-11-19"),
+    ("Order number: 12-34567-89012\nPurchased on Nov 18, 2026", "2026-11-18"),  # eBay's
+    ("N° de commande : PO-211-09876543210987654\nHeure de la commande : 17 nov. 2026", "2026-11-17"),
+    ("N° de commande : 8181000000000009\nDate de la commande : 16/11/2026", "2026-11-16"),
+])
+def test_pasted_order_pages_give_their_order_date(text: str, want: str) -> None:
+    """A copied order page has no mail date: its own "Order time" line (or alike, EN and FR) gives the order date."""
+    (order,) = extract(from_text(text, TODAY)).orders
+    assert str(order.ordered_on) == want
+
+
 @pytest.mark.parametrize(("line", "want"), [
     ("Buyer protection: 60 days", date(2027, 1, 19)),  # from the order date
     ("Protection acheteur : 60 jours", date(2027, 1, 19)),
