@@ -240,6 +240,9 @@ _FORMATS = (
         "Cainiao LP", (Hint("cainiao", 0.9, "AliExpress Standard Shipping"),))),
     _fmt(r"YT\d{16}", lambda m: Match(
         "YunExpress YT", tuple(Hint(a, 0.9, "YunExpress has no direct adapter") for a in AGGREGATORS))),
+    # Amazon Logistics: TBA + 12 digits, no check digit (jkeen's couriers/amazon.json, checksum "dummy").
+    _fmt(r"TBA\d{12}", lambda m: Match(
+        "Amazon Logistics TBA", tuple(Hint(a, 0.5, "Amazon Logistics has no direct adapter") for a in AGGREGATORS))),
     # Colissimo and Lettre suivie (6A…, 8R…, 1L…): no check digit is published. (The three real numbers in
     # public La Poste clients' READMEs do end in a GS1 mod 10 digit, but that is not documented: not enforced.)
     _fmt(r"\d[A-Z]\d{11}", lambda m: Match(

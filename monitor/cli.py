@@ -223,6 +223,11 @@ def validate(ctx: typer.Context) -> None:
                if o.tracking and app.source(o) is None]
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
+    from monitor.inbox import password_warning
+    from monitor.watchlist import read_text
+
+    if mailbox := password_warning(app.path, read_text(app.path), app.watchlist.import_.imap):
+        typer.echo(f"warning: {mailbox}", err=True)
     typer.echo(f"{app.path}: ok, {counted(len(app.watchlist.orders), 'order')}")
 
 

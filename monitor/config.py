@@ -163,8 +163,11 @@ def secret_origin(name: str) -> tuple[bool, str]:
 
 
 def secret_names(watchlist: Watchlist | None) -> list[str]:
-    """Every secret this configuration may read: the destinations' url_secret, notify_urls, each carrier's keys."""
+    """Every secret this configuration may read: the destinations' url_secret, the mailbox's password_secret,
+    notify_urls, each carrier's keys."""
     named = [d.url_secret for d in watchlist.notify.destinations if d.url_secret] if watchlist else []
+    if watchlist and watchlist.import_.imap:
+        named.append(watchlist.import_.imap.password_secret)
     carriers = [f"{cid}_{name}" for cid, cls in load_registry().items()
                 for name in CREDENTIAL_FIELDS if name in cls.Settings.model_fields]
     return [*named, "notify_urls", *carriers]

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from carriers.detect import normalize
-from monitor.config import read_secret, secret_env
+from monitor.config import read_secret, secret_env, secret_file
 from monitor.edit import Editor
-from monitor.errors import MailError
+from monitor.errors import MailError, Problem
 from monitor.mailimport import Extraction, Found, Mail, extract, from_message, from_text
 from monitor.store import Store
-from monitor.watchlist import FIRST_DAY, LAST_DAY, ImapSection, _id_key
+from monitor.watchlist import FIRST_DAY, LAST_DAY, ImapSection, _id_key, problem_at
 
 # Keys an import may add to an order already in the watchlist; it never changes one that has a value.
 UPDATABLE = ("tracking", "promised_by", "protection_ends")
@@ -321,14 +321,29 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
+def no_password(imap: ImapSection) -> str:
+    """Why the mailbox's password cannot be read: the secret's name and where it was looked for (never a value)."""
+    name = imap.password_secret
+    why = secret_file(name)[1]
+    return (f'no secret "{name}": expected the variable {secret_env(name)} or a file of that name in '
+            "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY" + (f"; {why}" if why else ""))
+
+
+def password_warning(path: Path, text: str, imap: ImapSection | None) -> Problem | None:
+    """What `validate` says of a mailbox whose password secret is missing: the daemon runs, but cannot read it."""
+    if imap is None or read_secret(imap.password_secret) is not None:
+        return None
+    return problem_at(text, path, ("import", "imap", "password_secret"),
+                      f"{no_password(imap)}; the daemon runs but cannot read this mailbox until it is set")
+
+
 def check_mailbox(path: Path, imap: ImapSection, store: Store, carriers: Iterable[str], now: datetime) -> Outcome:
     """Read what is new in the mailbox into the watchlist at `path`, then remember it as read; MailError (or the
     watchlist editor's error) when it cannot, and then nothing is remembered, so the next check reads it again.
     Blocking: the daemon runs it in a thread, with a Store of that thread."""
     password = read_secret(imap.password_secret)
     if password is None:
-        raise MailError(f'no secret "{imap.password_secret}": expected the variable {secret_env(imap.password_secret)} '
-                        "or a file of that name in $TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY")
+        raise MailError(no_password(imap))
     name = account(imap)
     fetched = fetch_new(imap, password, store.mail_marks(name))
     outcome = Outcome()

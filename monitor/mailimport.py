@@ -85,8 +85,8 @@ _DATES = (  # numeric dates are read day first, as European marketplaces and Fre
 )
 
 # Phrases (lower case, at the start of a label) after which a line gives a date, in English and French.
-ORDER_DATE = ("order date", "ordered on", "order placed", "date de commande", "commandé le", "commande passée le",
-              "passée le")
+ORDER_DATE = ("order date", "ordered on", "order placed", "order time", "purchased on", "date de commande",
+              "date de la commande", "heure de la commande", "commandé le", "commande passée le", "passée le")
 PROMISED = ("estimated delivery", "expected delivery", "delivery estimate", "arriving", "delivered by",
             "estimated arrival", "guaranteed delivery", "livraison estimée", "livraison prévue", "date de livraison",
             "arrivée estimée", "livré d'ici", "livraison garantie")
