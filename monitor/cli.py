@@ -8,7 +8,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -264,7 +264,7 @@ def check(
             store.close()
     sent = [*result.new, *result.repeated]
     if as_json:
-        sys.stdout.write(json.dumps([f.as_json() for f in sent], ensure_ascii=False, indent=2) + "\n")
+        _json_array(f.as_json() for f in sent)
         return
     label = "dry run" if dry_run else f"preview at {fmt_when(at.astimezone(app.watchlist.monitor.zone), 'en')}"
     for f in sent if preview else ():
@@ -279,6 +279,17 @@ async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | Non
         return await run_cycle(app, store, now, notifier, polling)
     finally:
         await app.aclose()
+
+
+def _json_array(items: Iterable[Any]) -> None:
+    """Print a JSON array with one item per line, as it is encoded."""
+    # json.dumps(indent=...) runs the pure-Python encoder: 20 s of 44 for `status --json` on 100,000 orders, and the
+    # whole text in memory. One compact item per line uses the C encoder, streams, and still greps and diffs by item.
+    out, sep = sys.stdout, "[\n"
+    for item in items:
+        out.write(sep + json.dumps(item, ensure_ascii=False))
+        sep = ",\n"
+    out.write("[]\n" if sep == "[\n" else "\n]\n")
 
 
 @cli.command()
@@ -301,7 +312,7 @@ def status(
     rows = [_status_row(app, o, histories[o.id], by_order.get(o.id, []), at) for o in app.watchlist.orders]
     shown = rows if show_all else [r for r in rows if r["archived"] is None]
     if as_json:
-        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        _json_array(shown)
         return
     m = app.watchlist.monitor
     from monitor.table import print_status  # rich: loaded by the commands that draw, not by the daemon
@@ -692,7 +703,7 @@ def outbox(
         rows = Notifier.for_app(app, store).report(_now())
         store.close()
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _json_array(rows)
         return
     if not rows:
         typer.echo("outbox empty: every alert was delivered")
