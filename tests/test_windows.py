@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import invoke, write_watchlist
+from helpers import ScriptedCarrier, invoke, make_app, write_watchlist
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_rules import PARIS, SEC, at, order
@@ -16,6 +16,7 @@ from test_rules_needed import NOW as NEEDED_NOW
 from test_rules_needed import _event
 
 from carriers.model import Status, TrackingEvent
+from monitor.cycle import due_sources
 from monitor.report import build, to_markdown
 from monitor.rules import FUTURE_SLACK, Finding, History, Kind, Policy, Severity, evaluate, needed
 from monitor.watchlist import Rules, load_watchlist
@@ -319,3 +320,16 @@ def test_windows_need_no_other_events_than_rules_needed(events: list[TrackingEve
         seen = [[(f.kind, f.key, f.due, f.message) for f in evaluate(WINDOWED, History("demo", status, h), now,
                                                                       Policy(Rules(), PARIS))] for h in (kept, ordered)]
         assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize(("override", "polled"), [
+    pytest.param({}, False, id="shipped-paypal-180d-closed-on-28-nov"),
+    pytest.param({"paypal": {"length": "400d"}}, True, id="override-paypal-400d-still-open"),
+])
+def test_polling_follows_the_overridden_windows(override: dict[str, Any], polled: bool) -> None:
+    """The cycle asks the carrier while the watchlist's own windows keep the order open, not the shipped ones."""
+    carrier = ScriptedCarrier()
+    order_data = {"id": "A1", "shop": "AliExpress", "ordered_on": "2026-06-01", "protection_ends": "2026-07-20",
+                  "paid_with": ["paypal"], "tracking": "NUM1", "carrier": "fake"}
+    app = make_app({"monitor": {"timezone": "Europe/Paris"}, "windows": override, "orders": [order_data]}, carrier)
+    assert ("NUM1" in due_sources(app, (), at("2026-12-15 00:00")).get("fake", {})) is polled
