@@ -333,3 +333,35 @@ def test_polling_follows_the_overridden_windows(override: dict[str, Any], polled
                   "paid_with": ["paypal"], "tracking": "NUM1", "carrier": "fake"}
     app = make_app({"monitor": {"timezone": "Europe/Paris"}, "windows": override, "orders": [order_data]}, carrier)
     assert ("NUM1" in due_sources(app, (), at("2026-12-15 00:00")).get("fake", {})) is polled
+
+
+@pytest.mark.parametrize(("lang", "fields", "now", "text"), [
+    ("en", {"paid_with": ["paypal"]}, "2026-11-25 00:00",
+     "PayPal Buyer Protection is running out and the parcel is not delivered: use it before 28 Nov 2026 at 00:00."),
+    ("fr", {"paid_with": ["paypal"]}, "2026-11-25 00:00", "Protection des achats PayPal arrive à sa fin et le colis "
+     "n'est pas livré : à utiliser avant le 28 nov. 2026 à 00:00."),
+    ("en", {"shop": "eBay", "delivered_on": "2026-06-10"}, "2026-07-08 00:00",
+     "eBay Money Back Guarantee is running out: use it before 10 Jul 2026 at 00:00."),
+    ("fr", {"shop": "eBay", "delivered_on": "2026-06-10"}, "2026-07-08 00:00",
+     "Garantie client eBay arrive à sa fin : à utiliser avant le 10 juil. 2026 à 00:00."),
+])
+def test_a_window_warning_reads_as_a_sentence(lang: str, fields: dict[str, Any], now: str, text: str) -> None:
+    """The last moment to act, in words that read: never "ends on before 28 Nov" nor "se termine le avant le"."""
+    (f,) = [f for f in run(order(**fields), at(now), lang) if f.window and f.window != "protection_ends"]
+    assert f.message.startswith(text)
+
+
+@pytest.mark.parametrize(("lang", "shop", "paid_with", "action"), [
+    ("en", "eBay", ["paypal"], "dispute at once. Open a dispute in PayPal's Resolution Center"),
+    ("fr", "Temu", ["paypal"], "« non reçu ». Ouvrez un litige dans le centre de résolution PayPal"),
+    ("en", "Amazon", [], "dispute at once. No other protection window is known for this order"),
+    ("en", "AliExpress", [], "dispute at once. Ask for a refund on the completed order"),
+    ("fr", "AliExpress", [], "« non reçu ». Demandez un remboursement sur la commande clôturée"),
+])
+def test_the_typed_protection_ended_says_what_the_next_window_asks(lang: str, shop: str, paid_with: list[str],
+                                                                   action: str) -> None:
+    """The typed date has passed: the action is the next open window's (AliExpress's 15 days only on AliExpress)."""
+    o = order(shop=shop, protection_ends="2026-07-20", paid_with=paid_with)
+    (f,) = [f for f in run(o, at("2026-07-21 09:00"), lang) if f.kind is Kind.PROTECTION_ENDED]
+    assert action in f.action
+    assert shop == "AliExpress" or "AliExpress" not in f.action
