@@ -365,3 +365,18 @@ def test_the_typed_protection_ended_says_what_the_next_window_asks(lang: str, sh
     (f,) = [f for f in run(o, at("2026-07-21 09:00"), lang) if f.kind is Kind.PROTECTION_ENDED]
     assert action in f.action
     assert shop == "AliExpress" or "AliExpress" not in f.action
+
+
+@pytest.mark.parametrize(("windows", "says"), [
+    (DEFAULT_TABLE, "AliExpress still takes a refund request for 15 days after completion (until 4 Aug 2026 at 00:00"),
+    (table({"aliexpress_after_completion": {"length": timedelta(days=30)}}),
+     "AliExpress still takes a refund request for 30 days after completion (until 19 Aug 2026 at 00:00"),
+    (table({"aliexpress_after_completion": {"enabled": False}}), None),
+])
+def test_the_report_notes_quote_the_same_table_as_the_alerts(windows: WindowTable, says: str | None) -> None:
+    """The buyer's notes and the alerts read one table: an override of AliExpress's 15 days shows in both."""
+    o = order(shop="AliExpress", protection_ends="2026-07-20")
+    notes = build(o, History(), [], [], [], carrier="", polled=False, zone=PARIS, now=at("2026-07-25 00:00"),
+                  lang="en", windows=windows).checklist()
+    quoted = [n for n in notes if "after completion" in n]
+    assert (quoted == []) if says is None else (len(quoted) == 1 and says in quoted[0]), notes
