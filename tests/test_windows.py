@@ -3,6 +3,7 @@ before, at and after its boundaries, in English and French, a typed date winning
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,18 @@ import pytest
 from helpers import ScriptedCarrier, invoke, make_app, write_watchlist
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from test_rules import PARIS, SEC, at, order
 from test_rules_needed import NOW as NEEDED_NOW
 from test_rules_needed import _event
+from test_schema import as_json
 
+from carriers.base import load_registry
 from carriers.model import Status, TrackingEvent
 from monitor.cycle import due_sources
 from monitor.report import build, to_markdown
 from monitor.rules import FUTURE_SLACK, Finding, History, Kind, Policy, Severity, evaluate, needed
+from monitor.schema import watchlist_schema
 from monitor.watchlist import Rules, load_watchlist
 from monitor.windows import DEFAULT_TABLE, NAMES, WindowTable, table
 
@@ -380,3 +385,23 @@ def test_the_report_notes_quote_the_same_table_as_the_alerts(windows: WindowTabl
                   lang="en", windows=windows).checklist()
     quoted = [n for n in notes if "after completion" in n]
     assert (quoted == []) if says is None else (len(quoted) == 1 and says in quoted[0]), notes
+
+
+@pytest.mark.parametrize(("keys", "accepted"), [
+    ('paid_with = ["PayPal", " card "]\n', True),
+    ('[windows.paypal]\ncounted_from = "Ordered"\n', True),
+    ('[windows.paypal]\ncounted_from = ["ordered", "ESTIMATED_DELIVERY"]\n', True),
+    ('paid_with = ["bitcoin"]\n', False),
+    ('paid_with = ["paypal card"]\n', False),
+    ('[windows.paypal]\ncounted_from = ["delivered"]\n', False),
+])
+def test_the_schema_takes_what_validate_takes(tmp_path: Path, keys: str, accepted: bool) -> None:
+    """Payment and anchor names in any case, one anchor for a list of one: a TOML editor flags exactly what
+    `validate` refuses."""
+    order_keys, _, windows = keys.partition("[windows.")
+    text = f'[[orders]]\nid = "A"\nordered_on = 2026-11-01\n{order_keys}' + (f"[windows.{windows}" if windows else "")
+    validator = Draft202012Validator(watchlist_schema(load_registry()))
+    assert (not list(validator.iter_errors(as_json(tomllib.loads(text))))) is accepted
+    path = tmp_path / "w.toml"
+    path.write_text(f'[monitor]\ntimezone = "UTC"\nstate_dir = "{tmp_path}"\n{text}', encoding="utf-8")
+    assert (invoke(path, "validate").exit_code == 0) is accepted
