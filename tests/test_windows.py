@@ -405,3 +405,19 @@ def test_the_schema_takes_what_validate_takes(tmp_path: Path, keys: str, accepte
     path = tmp_path / "w.toml"
     path.write_text(f'[monitor]\ntimezone = "UTC"\nstate_dir = "{tmp_path}"\n{text}', encoding="utf-8")
     assert (invoke(path, "validate").exit_code == 0) is accepted
+
+
+@pytest.mark.parametrize(("override", "error"), [
+    ('length = "0d"', 'w.toml:9: windows.paypal.length: expected a duration longer than zero'),
+    ('title = " "', "w.toml:9: windows.paypal.title: expected some text, got an empty one"),
+    ('action = ""', "w.toml:9: windows.paypal.action: expected some text, got an empty one"),
+    ('length = "abc"', 'w.toml:9: windows.paypal.length: expected a duration like "7d"'),
+    ('counted_from = ["delivered"]', 'w.toml:9: windows.paypal.counted_from[0]: expected "ordered", "delivery"'),
+])
+def test_a_bad_override_is_named_by_line_and_field(tmp_path: Path, override: str, error: str) -> None:
+    """An override that would give alerts with no name, or a window of no length, is refused in one line."""
+    path = tmp_path / "w.toml"
+    path.write_text(f'[monitor]\ntimezone = "UTC"\nstate_dir = "{tmp_path}"\n[[orders]]\nid = "A"\n'
+                    f'ordered_on = 2026-11-01\npaid_with = ["paypal"]\n[windows.paypal]\n{override}\n', encoding="utf-8")
+    result = invoke(path, "validate")
+    assert result.exit_code == 2 and error in result.output and len(result.output.strip().splitlines()) == 1
