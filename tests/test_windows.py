@@ -421,3 +421,20 @@ def test_a_bad_override_is_named_by_line_and_field(tmp_path: Path, override: str
                     f'ordered_on = 2026-11-01\npaid_with = ["paypal"]\n[windows.paypal]\n{override}\n', encoding="utf-8")
     result = invoke(path, "validate")
     assert result.exit_code == 2 and error in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("now", "lang", "text"), [
+    (at("2026-06-23 00:00") - SEC, "en",
+     "Amazon A-to-z Guarantee opens on 23 Jun 2026 and stays open until 18 Sep 2026 at 00:00."),
+    (at("2026-06-23 00:00") - SEC, "fr",
+     "Reste possible : Garantie A à Z d'Amazon, du 23 juin 2026 au 18 sept. 2026 à 00:00."),
+    (at("2026-06-23 00:00"), "en", "Amazon A-to-z Guarantee is still open until 18 Sep 2026 at 00:00."),
+    (at("2026-06-23 00:00"), "fr", "Reste possible : Garantie A à Z d'Amazon, jusqu'au 18 sept. 2026 à 00:00."),
+])
+def test_amazon_a_to_z_opens_3_days_after_the_estimated_delivery(now: datetime, lang: str, text: str) -> None:
+    """Estimated 20 Jun: A-to-z opens on 23 Jun at 00:00 (a second before, the alert says when it opens; from then,
+    that it is open) and closes 90 days after the estimate."""
+    short = table({"card_chargeback": {"length": timedelta(days=1), "counted_from": ["ordered"]}})
+    o = order(shop="Amazon", estimated_delivery="2026-06-20", paid_with=["card"])
+    (f,) = of_window(run(o, now, lang, windows=short), "card_chargeback")
+    assert text in f.message
