@@ -223,7 +223,7 @@ class Report:
             after = [(w.row, w.ends) for w in self.windows if left < 0 and w.row and w.ends
                      and w.row.counted_from[0] == "completion" and w.row.applies_to in MARKETPLACES]
             items += [t("c_after_completion", shop=MARKETPLACES[row.applies_to], n=days(row.length.days, self.lang),
-                        until=fmt_deadline(ends, self.lang)) for row, ends in after]
+                        until=fmt_deadline(until, self.lang)) for row, until in after]
         if not opened:
             items.append(t("c_one"))
         items += [t(k) for k in ("c_cancel", "c_scam", "c_keep")]
