@@ -31,6 +31,7 @@ from monitor.paths import DEMO_STATE, resolve
 from monitor.rules import Finding, History, Kind, Policy, Severity, evaluate, titled
 from monitor.store import CarrierState, PollOutcome, Queued, Store
 from monitor.watchlist import Order
+from monitor.windows import WindowTable
 
 log = logging.getLogger("tracking_monitor.cycle")
 
@@ -113,7 +114,7 @@ def due_sources(app: App, waiting: Collection[tuple[str, str]], now: datetime,
     due: dict[str, dict[str, list[str]]] = defaultdict(dict)
     zone = app.watchlist.monitor.zone
     for order in app.watchlist.orders:
-        if _polling_over(order, now, zone):  # None (dates it cannot work with): ask anyway
+        if _polling_over(order, now, zone, app.windows):  # None (dates it cannot work with): ask anyway
             continue  # the buyer has the parcel or the order is archived: no call to spend on it
         chain = app.sources(order, routes)
         if not chain:
@@ -325,10 +326,10 @@ def check_failed(order_id: str, lang: str, exc: BaseException) -> Finding:
                    f"{order_id}:{Kind.CHECK_FAILED}:{type(exc).__name__}")
 
 
-def _polling_over(order: Order, now: datetime, zone: ZoneInfo) -> bool | None:
+def _polling_over(order: Order, now: datetime, zone: ZoneInfo, windows: WindowTable) -> bool | None:
     """lifecycle.polling_over; None when the order's dates cannot be worked with (check_failed says so)."""
     try:
-        return polling_over(order, now, zone)
+        return polling_over(order, now, zone, windows)
     except (ArithmeticError, ValueError):
         return None
 
@@ -338,7 +339,7 @@ def unfollowed(app: App, orders: Sequence[Order], now: datetime) -> Iterator[Ord
     dates it can work with)."""
     zone = app.watchlist.monitor.zone
     for o in orders:
-        if o.tracking and app.source(o) is None and _polling_over(o, now, zone) is False:
+        if o.tracking and app.source(o) is None and _polling_over(o, now, zone, app.windows) is False:
             yield o
 
 

@@ -42,13 +42,13 @@ def archived(order: Order, hist: History, now: datetime, zone: ZoneInfo,
     return Archived(by_user=False, since=end) if end is not None and now >= end else None
 
 
-def polling_over(order: Order, now: datetime, zone: ZoneInfo) -> bool:
-    """No carrier call is worth spending on this order any more.
+def polling_over(order: Order, now: datetime, zone: ZoneInfo, windows: WindowTable = DEFAULT_TABLE) -> bool:
+    """No carrier call is worth spending on this order any more (`windows`: the watchlist's, overrides included).
 
     Decided from the watchlist alone: tracking can only keep an order open longer by showing a delivery,
     and a delivered shipment is final and no longer polled anyway.
     """
-    return order.delivered_on is not None or archived(order, _NO_HISTORY, now, zone) is not None
+    return order.delivered_on is not None or archived(order, _NO_HISTORY, now, zone, windows) is not None
 
 
 

@@ -198,16 +198,14 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
         "en": (
             "Buyer protection has ended, parcel not delivered",
             "Buyer protection ended on {deadline} and the parcel was not delivered.{next}",
-            "Check the order now: if it is still open, open a \u201cnot received\u201d dispute at once; if it "
-            "completed, ask for a refund (AliExpress allows it up to 15 days after completion) and keep the "
-            "tracking history as evidence.",
+            # {next_do}: what the next window still open asks (AliExpress: a refund after completion), or that none is.
+            "Check the order now: if it is still open, open a \u201cnot received\u201d dispute at once. {next_do}",
         ),
         "fr": (
             "La protection acheteur est terminée, colis non livré",
             "La protection acheteur s'est terminée le {deadline} et le colis n'a pas été livré.{next}",
             "Vérifiez la commande tout de suite : si elle est encore ouverte, ouvrez immédiatement un litige "
-            "« non reçu » ; si elle est clôturée, demandez un remboursement (AliExpress l'accepte jusqu'à 15 jours "
-            "après la clôture) et gardez l'historique de suivi comme preuve.",
+            "« non reçu ». {next_do}",
         ),
     },
     # A protection window of the order's marketplace or payment (monitor/windows.py): its kind is
@@ -215,12 +213,12 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     "window_ending": {
         "en": (
             "{window} ends in {left}",
-            "{window} ends on {deadline} and the parcel is not delivered.{computed}{holiday}",
+            "{window} is running out and the parcel is not delivered: use it {deadline}.{computed}{holiday}",
             "{do} Open only one dispute or claim per order, and keep every message and screenshot.",
         ),
         "fr": (
             "{window} : fin dans {left}",
-            "{window} se termine le {deadline} et le colis n'est pas livré.{computed}{holiday}",
+            "{window} arrive à sa fin et le colis n'est pas livré : à utiliser {deadline}.{computed}{holiday}",
             "{do} N'ouvrez qu'un litige ou une réclamation par commande, et gardez tous les messages et captures "
             "d'écran.",
         ),
@@ -228,12 +226,12 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
     "window_refund_ending": {  # a window counted from the delivery, for a delivered order (kind refund_window_ending)
         "en": (
             "{window} ends in {left}",
-            "{window} ends on {deadline}.{computed}{holiday}",
+            "{window} is running out: use it {deadline}.{computed}{holiday}",
             "Anything wrong with the item? {do} After that date it is too late.",
         ),
         "fr": (
             "{window} : fin dans {left}",
-            "{window} se termine le {deadline}.{computed}{holiday}",
+            "{window} arrive à sa fin : à utiliser {deadline}.{computed}{holiday}",
             "Un problème avec l'article ? {do} Après cette date il sera trop tard.",
         ),
     },

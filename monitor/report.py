@@ -22,10 +22,10 @@ from monitor.config import TERMINAL
 from monitor.durations import format_duration
 from monitor.lifecycle import Archived, archived, tracking_state
 from monitor.messages import EVENT_KIND_NAMES, days, fmt_date, fmt_deadline
-from monitor.rules import AFTER_COMPLETION, History, OrderWindow, delivered_at, instant, order_windows
+from monitor.rules import History, OrderWindow, delivered_at, instant, order_windows
 from monitor.store import SentAlert, StoredEvent
 from monitor.watchlist import Order
-from monitor.windows import DEFAULT_TABLE, WindowTable
+from monitor.windows import DEFAULT_TABLE, MARKETPLACES, WindowTable
 
 # /2: the buyer's notes (dispute text, checklist) left the report; the records and their SHA-256 did not change.
 FORMAT = "tracking-monitor-report/2"
@@ -59,23 +59,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-@dataclass(frozen=True)
-class Marketplace:
-    """What the buyer's notes may say about one marketplace's own rules (domain.md)."""
-
-    name: str
-    after_completion: timedelta | None = None  # refund requests still taken this long after the order completes
-
-
-# Keyed by the order's `shop` in lower case; a shop not listed gets no marketplace rule in the notes.
-MARKETPLACES = {"aliexpress": Marketplace("AliExpress", after_completion=AFTER_COMPLETION)}
-
-
-def marketplace(shop: str) -> Marketplace | None:
-    """The order's own marketplace, recognised whatever the case and spacing of `shop`."""
-    return MARKETPLACES.get(shop.strip().casefold())
 
 
 @dataclass(frozen=True)
@@ -236,10 +219,11 @@ class Report:
         elif left is not None and not self.delivered:
             ends = self.local(instant(o.protection_ends, self.zone))
             items.append(t("c_protection" if left >= 0 else "c_ended", when=fmt_deadline(ends, self.lang)))
-            shop = marketplace(o.shop)
-            if left < 0 and shop and shop.after_completion:
-                items.append(t("c_after_completion", shop=shop.name, n=days(shop.after_completion.days, self.lang),
-                               until=fmt_deadline(ends + shop.after_completion, self.lang)))
+            # The marketplace's window after completion (AliExpress's), as windows.py and any override give it.
+            after = [(w.row, w.ends) for w in self.windows if left < 0 and w.row and w.ends
+                     and w.row.counted_from[0] == "completion" and w.row.applies_to in MARKETPLACES]
+            items += [t("c_after_completion", shop=MARKETPLACES[row.applies_to], n=days(row.length.days, self.lang),
+                        until=fmt_deadline(until, self.lang)) for row, until in after]
         if not opened:
             items.append(t("c_one"))
         items += [t(k) for k in ("c_cancel", "c_scam", "c_keep")]

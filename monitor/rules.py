@@ -16,7 +16,7 @@ from monitor import holidays, messages
 from monitor.durations import format_duration
 from monitor.messages import counted, days, fmt_date, fmt_deadline, fmt_due, fmt_when
 from monitor.watchlist import Order, Rules
-from monitor.windows import ANCHOR_NAMES, DEFAULT_TABLE, TYPED, Window, WindowTable
+from monitor.windows import AFTER_COMPLETION, ANCHOR_NAMES, DEFAULT_TABLE, TYPED, Window, WindowTable
 
 
 class Severity(StrEnum):
@@ -238,8 +238,6 @@ class Finding:
 _STICKY = frozenset({EventKind.RETURNING, EventKind.RETURNED, EventKind.CANCELLED, EventKind.LOST, EventKind.DAMAGED})
 _TRANSIENT_EXCEPTION_RELEVANCE = timedelta(days=7)
 DELIVERED_RELEVANCE = timedelta(days=14)  # how long "inspect it" stays worth saying; archiving waits for it
-# domain.md: after an order completes (buyer protection over), AliExpress still takes refund requests for 15 days.
-AFTER_COMPLETION = timedelta(days=15)
 _COMPLETION = ("completion",)  # windows.py's anchor: counted from the end of protection
 _MIDNIGHT = time()
 _ZERO, _ONE_DAY = timedelta(0), timedelta(days=1)

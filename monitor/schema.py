@@ -2,6 +2,7 @@
 and check keys as `validate` does."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -10,7 +11,7 @@ from pydantic_core import core_schema
 
 from carriers.base import Carrier
 from monitor.durations import HINT as DURATION_HINT
-from monitor.watchlist import Watchlist
+from monitor.watchlist import Watchlist, _listed, _lowered
 
 SCHEMA_FILE = "tracking-monitor.schema.json"  # beside config.example.toml, named by its `#:schema` line
 # What parse_duration reads ("7d", "1d12h", "90 m"), any case.
@@ -28,6 +29,18 @@ class _TomlSchema(GenerateJsonSchema):
     def datetime_schema(self, schema: core_schema.DatetimeSchema) -> JsonSchemaValue:
         """A TOML date-time, local (no offset: the watchlist's zone) or with an offset."""
         return {"type": "string", "pattern": _DATETIME}
+
+    def function_before_schema(self, schema: core_schema.BeforeValidatorFunctionSchema) -> JsonSchemaValue:
+        """What `validate` reads beyond the model's type: one name for a list of one (counted_from = "ordered"),
+        and names in any case (paid_with's "PayPal"; the lower-case ones are offered, any case is taken)."""
+        inner = super().function_before_schema(schema)
+        before = schema["function"]["function"]
+        if before is _listed and "items" in inner:
+            return {"anyOf": [inner["items"], inner]}
+        if before is not _lowered or "enum" not in inner:
+            return inner
+        names = "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in n) for n in inner["enum"])
+        return {"type": "string", "anyOf": [{"enum": inner["enum"]}, {"pattern": rf"^\s*(?:{names})\s*$"}]}
 
 
 def watchlist_schema(registry: dict[str, type[Carrier]]) -> dict[str, Any]:

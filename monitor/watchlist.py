@@ -478,6 +478,21 @@ class WindowOverride(_Section):
             raise ValueError(f"expected at least one of: {', '.join(map(_q, ANCHORS))}")
         return value
 
+    @field_validator("title", "action", "source")
+    @classmethod
+    def _some_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():  # an alert would start " ends in 3 days"
+            raise ValueError("expected some text, got an empty one")
+        return value
+
+    @field_validator("length")
+    @classmethod
+    def _some_length(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError(f"expected a duration longer than zero, like \"90d\" (enabled = false drops the row), "
+                             f"got {_q(format_duration(value))}")
+        return value
+
 
 def _order_id(value: object) -> object:
     """An order id as text: marketplace order numbers are digits, and an unquoted one is the same id."""

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 Texts = tuple[str, str]  # (English, French)
-MARKETPLACES = ("aliexpress", "temu", "ebay", "amazon", "alibaba")
+# The marketplaces an order's `shop` names (any case), each with its name as the buyer's notes spell it.
+MARKETPLACES = {"aliexpress": "AliExpress", "temu": "Temu", "ebay": "eBay", "amazon": "Amazon", "alibaba": "Alibaba"}
 PAYMENTS = ("paypal", "card", "marketplace")  # "marketplace": its own wallet or balance, covered by its rows alone
 # What a window is counted from; a row lists them in order of preference, the first one the order has is used.
 ANCHORS = ("ordered", "delivery", "estimated_delivery", "completion")
@@ -50,13 +51,15 @@ class Window:
 
 
 _D = timedelta(days=1)
+# domain.md: after an order completes (buyer protection over), AliExpress still takes refund requests for 15 days.
+AFTER_COMPLETION = 15 * _D
 
 # domain.md, "Protection windows by marketplace and payment" (checked November 2026). The AliExpress countdown
 # itself is not here: it is per order and never guessed, so only a typed protection_ends gives it.
 DEFAULT_ROWS: tuple[Window, ...] = (
     Window("aliexpress_after_completion", "aliexpress",
            ("AliExpress refund window after completion", "Délai de remboursement AliExpress après clôture"),
-           ("completion",), 15 * _D,
+           ("completion",), AFTER_COMPLETION,
            ("Ask for a refund on the completed order (open a dispute there) with the tracking history as evidence.",
             "Demandez un remboursement sur la commande clôturée (ouvrez-y un litige), avec l'historique de suivi "
             "comme preuve."),

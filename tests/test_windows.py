@@ -3,21 +3,27 @@ before, at and after its boundaries, in English and French, a typed date winning
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import invoke, write_watchlist
+from helpers import ScriptedCarrier, invoke, make_app, write_watchlist
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from test_rules import PARIS, SEC, at, order
 from test_rules_needed import NOW as NEEDED_NOW
 from test_rules_needed import _event
+from test_schema import as_json
 
+from carriers.base import load_registry
 from carriers.model import Status, TrackingEvent
+from monitor.cycle import due_sources
 from monitor.report import build, to_markdown
 from monitor.rules import FUTURE_SLACK, Finding, History, Kind, Policy, Severity, evaluate, needed
+from monitor.schema import watchlist_schema
 from monitor.watchlist import Rules, load_watchlist
 from monitor.windows import DEFAULT_TABLE, NAMES, WindowTable, table
 
@@ -319,3 +325,116 @@ def test_windows_need_no_other_events_than_rules_needed(events: list[TrackingEve
         seen = [[(f.kind, f.key, f.due, f.message) for f in evaluate(WINDOWED, History("demo", status, h), now,
                                                                       Policy(Rules(), PARIS))] for h in (kept, ordered)]
         assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize(("override", "polled"), [
+    pytest.param({}, False, id="shipped-paypal-180d-closed-on-28-nov"),
+    pytest.param({"paypal": {"length": "400d"}}, True, id="override-paypal-400d-still-open"),
+])
+def test_polling_follows_the_overridden_windows(override: dict[str, Any], polled: bool) -> None:
+    """The cycle asks the carrier while the watchlist's own windows keep the order open, not the shipped ones."""
+    carrier = ScriptedCarrier()
+    order_data = {"id": "A1", "shop": "AliExpress", "ordered_on": "2026-06-01", "protection_ends": "2026-07-20",
+                  "paid_with": ["paypal"], "tracking": "NUM1", "carrier": "fake"}
+    app = make_app({"monitor": {"timezone": "Europe/Paris"}, "windows": override, "orders": [order_data]}, carrier)
+    assert ("NUM1" in due_sources(app, (), at("2026-12-15 00:00")).get("fake", {})) is polled
+
+
+@pytest.mark.parametrize(("lang", "fields", "now", "text"), [
+    ("en", {"paid_with": ["paypal"]}, "2026-11-25 00:00",
+     "PayPal Buyer Protection is running out and the parcel is not delivered: use it before 28 Nov 2026 at 00:00."),
+    ("fr", {"paid_with": ["paypal"]}, "2026-11-25 00:00", "Protection des achats PayPal arrive à sa fin et le colis "
+     "n'est pas livré : à utiliser avant le 28 nov. 2026 à 00:00."),
+    ("en", {"shop": "eBay", "delivered_on": "2026-06-10"}, "2026-07-08 00:00",
+     "eBay Money Back Guarantee is running out: use it before 10 Jul 2026 at 00:00."),
+    ("fr", {"shop": "eBay", "delivered_on": "2026-06-10"}, "2026-07-08 00:00",
+     "Garantie client eBay arrive à sa fin : à utiliser avant le 10 juil. 2026 à 00:00."),
+])
+def test_a_window_warning_reads_as_a_sentence(lang: str, fields: dict[str, Any], now: str, text: str) -> None:
+    """The last moment to act, in words that read: never "ends on before 28 Nov" nor "se termine le avant le"."""
+    (f,) = [f for f in run(order(**fields), at(now), lang) if f.window and f.window != "protection_ends"]
+    assert f.message.startswith(text)
+
+
+@pytest.mark.parametrize(("lang", "shop", "paid_with", "action"), [
+    ("en", "eBay", ["paypal"], "dispute at once. Open a dispute in PayPal's Resolution Center"),
+    ("fr", "Temu", ["paypal"], "« non reçu ». Ouvrez un litige dans le centre de résolution PayPal"),
+    ("en", "Amazon", [], "dispute at once. No other protection window is known for this order"),
+    ("en", "AliExpress", [], "dispute at once. Ask for a refund on the completed order"),
+    ("fr", "AliExpress", [], "« non reçu ». Demandez un remboursement sur la commande clôturée"),
+])
+def test_the_typed_protection_ended_says_what_the_next_window_asks(lang: str, shop: str, paid_with: list[str],
+                                                                   action: str) -> None:
+    """The typed date has passed: the action is the next open window's (AliExpress's 15 days only on AliExpress)."""
+    o = order(shop=shop, protection_ends="2026-07-20", paid_with=paid_with)
+    (f,) = [f for f in run(o, at("2026-07-21 09:00"), lang) if f.kind is Kind.PROTECTION_ENDED]
+    assert action in f.action
+    assert shop == "AliExpress" or "AliExpress" not in f.action
+
+
+@pytest.mark.parametrize(("windows", "says"), [
+    (DEFAULT_TABLE, "AliExpress still takes a refund request for 15 days after completion (until 4 Aug 2026 at 00:00"),
+    (table({"aliexpress_after_completion": {"length": timedelta(days=30)}}),
+     "AliExpress still takes a refund request for 30 days after completion (until 19 Aug 2026 at 00:00"),
+    (table({"aliexpress_after_completion": {"enabled": False}}), None),
+])
+def test_the_report_notes_quote_the_same_table_as_the_alerts(windows: WindowTable, says: str | None) -> None:
+    """The buyer's notes and the alerts read one table: an override of AliExpress's 15 days shows in both."""
+    o = order(shop="AliExpress", protection_ends="2026-07-20")
+    notes = build(o, History(), [], [], [], carrier="", polled=False, zone=PARIS, now=at("2026-07-25 00:00"),
+                  lang="en", windows=windows).checklist()
+    quoted = [n for n in notes if "after completion" in n]
+    assert (quoted == []) if says is None else (len(quoted) == 1 and says in quoted[0]), notes
+
+
+@pytest.mark.parametrize(("keys", "accepted"), [
+    ('paid_with = ["PayPal", " card "]\n', True),
+    ('[windows.paypal]\ncounted_from = "Ordered"\n', True),
+    ('[windows.paypal]\ncounted_from = ["ordered", "ESTIMATED_DELIVERY"]\n', True),
+    ('paid_with = ["bitcoin"]\n', False),
+    ('paid_with = ["paypal card"]\n', False),
+    ('[windows.paypal]\ncounted_from = ["delivered"]\n', False),
+])
+def test_the_schema_takes_what_validate_takes(tmp_path: Path, keys: str, accepted: bool) -> None:
+    """Payment and anchor names in any case, one anchor for a list of one: a TOML editor flags exactly what
+    `validate` refuses."""
+    order_keys, _, windows = keys.partition("[windows.")
+    text = f'[[orders]]\nid = "A"\nordered_on = 2026-11-01\n{order_keys}' + (f"[windows.{windows}" if windows else "")
+    validator = Draft202012Validator(watchlist_schema(load_registry()))
+    assert (not list(validator.iter_errors(as_json(tomllib.loads(text))))) is accepted
+    path = tmp_path / "w.toml"
+    path.write_text(f'[monitor]\ntimezone = "UTC"\nstate_dir = "{tmp_path}"\n{text}', encoding="utf-8")
+    assert (invoke(path, "validate").exit_code == 0) is accepted
+
+
+@pytest.mark.parametrize(("override", "error"), [
+    ('length = "0d"', 'w.toml:9: windows.paypal.length: expected a duration longer than zero'),
+    ('title = " "', "w.toml:9: windows.paypal.title: expected some text, got an empty one"),
+    ('action = ""', "w.toml:9: windows.paypal.action: expected some text, got an empty one"),
+    ('length = "abc"', 'w.toml:9: windows.paypal.length: expected a duration like "7d"'),
+    ('counted_from = ["delivered"]', 'w.toml:9: windows.paypal.counted_from[0]: expected "ordered", "delivery"'),
+])
+def test_a_bad_override_is_named_by_line_and_field(tmp_path: Path, override: str, error: str) -> None:
+    """An override that would give alerts with no name, or a window of no length, is refused in one line."""
+    path = tmp_path / "w.toml"
+    path.write_text(f'[monitor]\ntimezone = "UTC"\nstate_dir = "{tmp_path}"\n[[orders]]\nid = "A"\n'
+                    f'ordered_on = 2026-11-01\npaid_with = ["paypal"]\n[windows.paypal]\n{override}\n', encoding="utf-8")
+    result = invoke(path, "validate")
+    assert result.exit_code == 2 and error in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("now", "lang", "text"), [
+    (at("2026-06-23 00:00") - SEC, "en",
+     "Amazon A-to-z Guarantee opens on 23 Jun 2026 and stays open until 18 Sep 2026 at 00:00."),
+    (at("2026-06-23 00:00") - SEC, "fr",
+     "Reste possible : Garantie A à Z d'Amazon, du 23 juin 2026 au 18 sept. 2026 à 00:00."),
+    (at("2026-06-23 00:00"), "en", "Amazon A-to-z Guarantee is still open until 18 Sep 2026 at 00:00."),
+    (at("2026-06-23 00:00"), "fr", "Reste possible : Garantie A à Z d'Amazon, jusqu'au 18 sept. 2026 à 00:00."),
+])
+def test_amazon_a_to_z_opens_3_days_after_the_estimated_delivery(now: datetime, lang: str, text: str) -> None:
+    """Estimated 20 Jun: A-to-z opens on 23 Jun at 00:00 (a second before, the alert says when it opens; from then,
+    that it is open) and closes 90 days after the estimate."""
+    short = table({"card_chargeback": {"length": timedelta(days=1), "counted_from": ["ordered"]}})
+    o = order(shop="Amazon", estimated_delivery="2026-06-20", paid_with=["card"])
+    (f,) = of_window(run(o, now, lang, windows=short), "card_chargeback")
+    assert text in f.message
