@@ -495,9 +495,19 @@ def promised_passed(c: _Ctx, found: list[Finding]) -> None:
     if promised is None:
         return
     if c.now >= _utc_at(promised + _ONE_DAY, c.zone, c.rules.promised_grace):  # late from the next day
-        protection = instant(c.order.protection_ends, c.zone) if c.order.protection_ends else None
+        protection, row = _first_deadline(c)
         found.append(c.finding(Kind.PROMISED_PASSED, Severity.WARNING, promised.isoformat(), protection,
-                               _promised_params, protection))
+                               _promised_params, protection, row))
+
+
+def _first_deadline(c: _Ctx) -> tuple[datetime | None, Window | None]:
+    """The deadline a late parcel's buyer works against: the typed protection_ends, else the window of the order's
+    marketplace or payment that closes first among those still open (None when there is none)."""
+    if c.order.protection_ends is not None:
+        return instant(c.order.protection_ends, c.zone), None
+    ends = [(instant(_window_end(row, start), c.zone), row) for row in c.rows
+            if (start := _start(row, c.order)) is not None]
+    return min(((end, row) for end, row in ends if end > c.now), key=lambda e: e[0], default=(None, None))
 
 
 def protection(c: _Ctx, found: list[Finding]) -> None:
@@ -681,11 +691,13 @@ def _pickup_params(c: _Ctx, event: TrackingEvent, end: datetime, hold: Hold, sta
     }
 
 
-def _promised_params(c: _Ctx, protection: datetime | None) -> dict[str, str]:
+def _promised_params(c: _Ctx, protection: datetime | None, row: Window | None) -> dict[str, str]:
     promised = c.order.promised_by
     assert promised is not None
     overdue = days(max(1, (c.local_today - promised).days), c.lang)
     ends = fmt_due(c.local(protection), c.lang) if protection else messages.fragment("not_set", c.lang)
+    if row is not None:
+        ends = f"{row.text(row.title, c.lang)}, {ends}"
     return {"promised": c.day(promised), "overdue": overdue, "protection": ends}
 
 

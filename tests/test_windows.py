@@ -438,3 +438,18 @@ def test_amazon_a_to_z_opens_3_days_after_the_estimated_delivery(now: datetime, 
     o = order(shop="Amazon", estimated_delivery="2026-06-20", paid_with=["card"])
     (f,) = of_window(run(o, now, lang, windows=short), "card_chargeback")
     assert text in f.message
+
+
+@pytest.mark.parametrize(("lang", "fields", "deadline"), [
+    ("en", {"shop": "Temu"}, "(deadline: Temu purchase protection, before 30 Aug 2026 at 00:00)"),
+    ("fr", {"shop": "Temu"}, "(échéance : Protection des achats Temu, avant le 30 août 2026 à 00:00)"),
+    ("en", {"shop": "Temu", "paid_with": ["card"]},  # the charge's 120 days close later than Temu's 90
+     "(deadline: Temu purchase protection, before 30 Aug 2026 at 00:00)"),
+    ("en", {"shop": "Temu", "protection_ends": "2026-07-10"}, "(deadline: before 10 Jul 2026 at 00:00)"),  # typed
+    ("en", {"shop": "Other"}, "(deadline: not set)"),
+])
+def test_a_late_parcel_names_the_first_window_to_close(lang: str, fields: dict[str, Any], deadline: str) -> None:
+    """Late against the promise, the buyer is given the deadline that closes first, computed when none was typed."""
+    (f,) = [f for f in run(order(promised_by="2026-06-20", **fields), at("2026-06-25 12:00"), lang)
+            if f.kind == Kind.PROMISED_PASSED]
+    assert deadline in f.action
