@@ -26,7 +26,7 @@ from monitor.cycle import evaluate_all, nothing_new, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES, counted, fmt_when
+from monitor.messages import LANGUAGES, counted, fmt_deadline, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, delivered_at, instant, most_urgent, order_windows
@@ -693,8 +693,8 @@ def outbox(
         return
     zone, lang = app.watchlist.monitor.zone, app.watchlist.monitor.language
 
-    def local(value: object) -> str:
-        return fmt_when(datetime.fromisoformat(str(value)).astimezone(zone), lang)
+    def local(value: object) -> str:  # always with its time: "until 2 Dec" would be read as the end of 2 Dec
+        return fmt_deadline(datetime.fromisoformat(str(value)).astimezone(zone), lang)
 
     for r in rows:
         then = {"waiting": "goes out at the next delivery", "retrying": "next try {}", "held": "quiet hours until {}",
