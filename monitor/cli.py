@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -26,7 +27,7 @@ from monitor.cycle import evaluate_all, nothing_new, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES, counted, fmt_when
+from monitor.messages import LANGUAGES, counted, fmt_deadline, fmt_when
 from monitor.notify import Notifier, print_alert
 from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, delivered_at, instant, most_urgent, order_windows
@@ -266,11 +267,25 @@ def check(
     if as_json:
         _json_array(f.as_json() for f in sent)
         return
-    label = "dry run" if dry_run else f"preview at {fmt_when(at.astimezone(app.watchlist.monitor.zone), 'en')}"
+    lang, zone = app.watchlist.monitor.language, app.watchlist.monitor.zone
     for f in sent if preview else ():
-        print_alert(f.severity.value, f"({label}) order {f.order_id}: {f.title}", f"{f.message}\n\n{f.action}", out)
+        print_alert(f.severity.value, PREVIEW[lang]["alert"].format(label=_preview_label(dry_run, at, zone, lang),
+                                                                    order=f.order_id, title=f.title),
+                    f"{f.message}\n\n{f.action}", out)
     if quiet:
-        typer.echo(f"({label}) {quiet}" if preview else quiet)
+        typer.echo(f"({_preview_label(dry_run, at, zone, 'en')}) {quiet}" if preview else quiet)
+
+
+# A preview's alerts speak the watchlist's language, like the alerts they stand for.
+PREVIEW = {
+    "en": {"dry": "dry run", "at": "preview at {when}", "alert": "({label}) order {order}: {title}"},
+    "fr": {"dry": "essai à blanc", "at": "aperçu au {when}", "alert": "({label}) commande {order} : {title}"},
+}
+
+
+def _preview_label(dry_run: bool, at: datetime, zone: ZoneInfo, lang: str) -> str:
+    """'dry run', or 'preview at 8 Dec 2026' for a look ahead."""
+    return PREVIEW[lang]["dry"] if dry_run else PREVIEW[lang]["at"].format(when=fmt_when(at.astimezone(zone), lang))
 
 
 async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None,  # type: ignore[no-untyped-def]
@@ -710,8 +725,8 @@ def outbox(
         return
     zone, lang = app.watchlist.monitor.zone, app.watchlist.monitor.language
 
-    def local(value: object) -> str:
-        return fmt_when(datetime.fromisoformat(str(value)).astimezone(zone), lang)
+    def local(value: object) -> str:  # always with its time: "until 2 Dec" would be read as the end of 2 Dec
+        return fmt_deadline(datetime.fromisoformat(str(value)).astimezone(zone), lang)
 
     for r in rows:
         then = {"waiting": "goes out at the next delivery", "retrying": "next try {}", "held": "quiet hours until {}",

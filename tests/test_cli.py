@@ -223,3 +223,19 @@ def test_daemon_runs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert "stopped" in proc.stderr.read()  # type: ignore[union-attr]
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize(("lang", "args", "head"), [
+    ("en", ["--now", "2026-12-08"], "[URGENT] (preview at 8 Dec 2026) order A1: Buyer protection has ended"),
+    ("fr", ["--now", "2026-12-08"], "[URGENT] (aperçu au 8 déc. 2026) commande A1 : La protection acheteur est terminée"),
+    ("en", ["--now", "2026-12-08", "--dry-run"], "[URGENT] (dry run) order A1: Buyer protection has ended"),
+    ("fr", ["--now", "2026-12-08", "--dry-run"], "[URGENT] (essai à blanc) commande A1 : La protection acheteur est"),
+])
+def test_a_preview_names_each_order_in_the_watchlists_language(tmp_path: Path, lang: str, args: list[str],
+                                                              head: str) -> None:
+    """A French watchlist's preview reads French from the first word, and names the order each alert is about."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[monitor]\ntimezone = "Europe/Paris"\nlanguage = "{lang}"\n'
+                   '[[orders]]\nid = "A1"\nordered_on = 2026-11-01\ntracking = "DEMO-TRANSIT"\nprotection_ends = 2026-12-03\n')
+    result = invoke("check", *args, config=cfg)
+    assert result.exit_code == 0 and head in result.stdout, result.stdout

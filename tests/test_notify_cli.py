@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.helpers import invoke
+from tests.helpers import invoke, write_watchlist
 from tests.notify_servers import Behaviour, http_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,3 +83,18 @@ def test_outbox_shows_what_waits_and_why(servers: tuple[Path, Behaviour, Behavio
     assert error.startswith("         last error: broken (json://me:****@") and "did not accept" in error
     [row] = json.loads(invoke(cfg, "outbox", "--json").stdout)
     assert row["state"] == "retrying" and row["attempts"] == 1 and row["severity"] == "urgent"
+
+
+def test_outbox_says_quiet_hours_end_at_midnight_with_the_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quiet hours ending at 00:00: the held alert waits "until 22 Nov 2026 at 00:00", not "until 22 Nov 2026",
+    which reads as the end of that day."""
+    night = datetime(2026, 11, 21, 22, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    monkeypatch.setattr("monitor.cli._now", lambda: night)
+    cfg = write_watchlist(tmp_path, '[monitor]\ntimezone = "Europe/Paris"\nstate_dir = "STATE"\n'
+                                    '[notify]\nquiet_hours = "22:00-00:00"\n'
+                                    '[[notify.destinations]]\nname = "phone"\nurl = "json://127.0.0.1:9/hook"\n'
+                                    '[[orders]]\nid = "A1"\nordered_on = 2026-11-01\n')
+    assert invoke(cfg, "check").exit_code == 0
+    lines = invoke(cfg, "outbox").stdout.splitlines()
+    assert lines[0].startswith("held     WARNING A1  No tracking number yet")
+    assert lines[1].endswith("; quiet hours until 22 Nov 2026 at 00:00"), lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +46,32 @@ def test_license_is_the_one_pyproject_names() -> None:
     """pyproject says MIT; the LICENSE file is the MIT text."""
     assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def _shell_lines() -> list[str]:
+    """Every command line of the README's ```sh blocks, comments removed."""
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_every_readme_pip_install_goes_into_a_venv() -> None:
+    """No line of the README asks the system's python3 or pip to install (PEP 668 refuses it on Debian)."""
+    installs = [line for line in _shell_lines() if "pip install" in line]
+    assert installs, "the README has install lines"
+    for line in installs:
+        assert not re.search(r"(^|&& )(sudo )?(python3 -m pip|pip3?) install", line.split(". .venv/bin/activate")[0]), line
+
+
+def test_the_desktop_venv_line_links_the_command_in_a_new_home(tmp_path: Path) -> None:
+    """The user service's venv alternative, after its pip install, runs in a home with no ~/.local/bin yet and
+    leaves `tracking-monitor` there."""
+    [line] = [x for x in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+              if "~/.local/share/tracking-monitor/bin/pip install ." in x]
+    rest = line.split("~/.local/share/tracking-monitor/bin/pip install . && ", 1)[1]
+    venv_exe = tmp_path / ".local/share/tracking-monitor/bin/tracking-monitor"
+    venv_exe.parent.mkdir(parents=True)
+    venv_exe.write_text("#!/bin/sh\n")
+    done = subprocess.run(["bash", "-c", rest], env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".local/bin/tracking-monitor").resolve() == venv_exe
