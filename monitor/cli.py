@@ -347,6 +347,7 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
     received = delivered_at(order, hist, zone)
     windows = order_windows(order, received if received is not None and received <= at else None, zone, app.windows,
                             app.watchlist.monitor.language)
+    nearest = min((w for w in windows if w.ends is not None and w.ends > at), key=lambda w: w.ends, default=None)
     return {
         "order": order.id,
         "shop": order.shop,
@@ -365,6 +366,10 @@ def _status_row(app: App, order: Any, hist: Any, findings: list[Finding], at: da
         "archived": None if shelved is None else "by_user" if shelved.by_user else "windows_closed",
         "archived_since": shelved.since.astimezone(zone).isoformat() if shelved and shelved.since else None,
         "windows": [w.as_json() for w in windows],
+        # The window that closes first among those still open, typed or computed: the table's protection column.
+        "next_window": None if nearest is None or nearest.ends is None else {
+            "window": nearest.name, "title": nearest.title, "ends": nearest.ends.astimezone(zone).isoformat(),
+            "days": (nearest.ends.astimezone(zone).date() - today).days},
     }
 
 

@@ -120,6 +120,11 @@ def _need(row: dict[str, Any], lang: str, now: datetime | None = None, room: int
     return text
 
 
+def _protection_days(row: dict[str, Any]) -> int | None:
+    """Days to the next protection window to close, typed or computed; else to the typed end that passed."""
+    return nxt["days"] if (nxt := row.get("next_window")) else row["days_to_protection_end"]
+
+
 def _clip(text: Text, width: int, lines: int, console: Console) -> Text:
     """At most `lines` lines of `width` columns, the last one ending in "…" when text is left over."""
     wrapped = list(text.wrap(console, width))
@@ -147,7 +152,7 @@ def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", widt
     events = [_cell(f'{countdown(-r["last_event_age_days"], lang=lang)} · {r["last_event"]["description"]}')
               if r["last_event"] else Text("-") for r in rows]
     promised = [countdown(r["days_to_promised"], "late", lang) for r in rows]
-    protection = [countdown(r["days_to_protection_end"], lang=lang) for r in rows]
+    protection = [countdown(_protection_days(r), lang=lang) for r in rows]
     items = [_cell(_item(r)) for r in rows]
     ids_w, items_w = _widest(orders, len(t["order"])), _widest(items, len(t["item"]))
     lines = [line for s in states for line in s.split()]  # a handover number under its status
@@ -191,7 +196,7 @@ def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", widt
             states[i],
             _clip(events[i], widths["last"], 1 if apart else 2, console),
             Text(promised[i], style=deadline_style(r["days_to_promised"], moot)),
-            Text(protection[i], style=deadline_style(r["days_to_protection_end"], moot)),
+            Text(protection[i], style=deadline_style(_protection_days(r), moot)),
             _need(r, lang, now, widths["needs"]),
             style="dim" if r["archived"] else None,
         )

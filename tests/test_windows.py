@@ -3,6 +3,7 @@ before, at and after its boundaries, in English and French, a typed date winning
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -453,3 +454,21 @@ def test_a_late_parcel_names_the_first_window_to_close(lang: str, fields: dict[s
     (f,) = [f for f in run(order(promised_by="2026-06-20", **fields), at("2026-06-25 12:00"), lang)
             if f.kind == Kind.PROMISED_PASSED]
     assert deadline in f.action
+
+
+@pytest.mark.parametrize(("fields", "window", "days", "column"), [
+    ('shop = "Temu"\npaid_with = ["paypal"]\n', "temu_returns", 60, "in 60d"),  # Temu's 90 days close first
+    ('shop = "Temu"\nprotection_ends = 2026-07-10\n', "protection_ends", 9, "in 9d"),  # a typed date wins
+    ('shop = "Other"\npaid_with = ["paypal"]\n', "paypal", 150, "in 150d"),
+    ('shop = "Other"\nprotection_ends = 2026-06-20\n', None, None, "11d ago"),  # ended, no other window: the typed end
+])
+def test_status_counts_down_to_the_first_window_to_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fields: str,
+                                                         window: str | None, days: int | None, column: str) -> None:
+    """`status`'s protection column and `next_window` follow the window that closes first, computed ones included."""
+    path = write_watchlist(tmp_path, f'[[orders]]\nid = "A1"\nordered_on = 2026-06-01\n{fields}')
+    at = ("--now", "2026-07-01T12:00:00+02:00")
+    (row,) = json.loads(invoke(path, "status", "--json", *at).stdout)
+    assert (row["next_window"] or {}).get("window") == window and (row["next_window"] or {}).get("days") == days
+    monkeypatch.setenv("COLUMNS", "120")
+    table = invoke(path, "status", *at).stdout
+    assert re.search(rf"\s{re.escape(column)}\s", table), table
