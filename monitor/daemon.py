@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import logging
 import signal
@@ -68,6 +69,17 @@ def _fingerprint(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def give_back_freed_memory() -> None:
+    """Hand back to the system the heap pages a one-off job freed (glibc's malloc_trim; elsewhere, nothing)."""
+    # The daily backup reads the whole state through SQLite's page cache in a worker thread; glibc keeps what that
+    # thread freed in its arena: 5 MiB of a 500-order daemon's 60 MiB on a Raspberry Pi, held until the next backup.
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): its allocator decides
+        return
+    trim(0)
 
 
 @dataclass
@@ -381,6 +393,7 @@ class Daemon:
             return
         if made is not None:
             log.info("backup made: %s", made)
+            give_back_freed_memory()
 
     async def _failed(self, what: str, exc: Exception) -> None:
         """A job's error: a damaged state stops the daemon; anything else is logged and the next run retries."""
