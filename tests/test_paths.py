@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from monitor import paths
 from monitor.cli import cli
 from monitor.paths import SYSTEM_CREDENTIALS_DIR, read_secret_file, resolve
 
@@ -59,6 +60,8 @@ def user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("TRACKING_MONITOR_CONFIG", "TRACKING_MONITOR_NOTIFY_URLS", "TRACKING_MONITOR_SECRETS_DIR",
                 "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY", "TRACKING_MONITOR_PHONE_URL"):
         monkeypatch.delenv(var, raising=False)
+    # The hint for a missing watchlist looks for the service's: this machine's /etc must not decide the test.
+    monkeypatch.setattr(paths, "SYSTEM_CONFIG_DIR", tmp_path / "etc/tracking-monitor")
     return tmp_path
 
 
@@ -82,6 +85,16 @@ def test_a_desktop_user_needs_no_config_flag(user: Path) -> None:
     assert "demo" in shown["state"]["why"] and shown["secrets"]["notify_urls"]["found"] is False
     lines = invoke("paths").stdout
     assert "mode     user" in lines and "state    " + str(user / ".state/tracking-monitor/demo") in lines
+
+
+def test_a_user_beside_the_service_is_told_to_use_sudo(user: Path) -> None:
+    """No watchlist of their own but the service's exists: the hint says how to reach the service's."""
+    (user / "etc/tracking-monitor").mkdir(parents=True)
+    shutil.copy(EXAMPLE, user / "etc/tracking-monitor/config.toml")
+    missing = invoke("status")
+    assert missing.exit_code == 2
+    assert f"the service's watchlist is {user / 'etc/tracking-monitor/config.toml'}: run the command with sudo" \
+        in missing.stderr
 
 
 def test_the_demo_keeps_its_state_apart_and_says_why_a_second_run_is_quiet(user: Path, tmp_path: Path) -> None:
