@@ -169,6 +169,11 @@ def status_table(rows: list[dict[str, Any]], hidden: int, lang: str = "en", widt
     extra = width - fixed - sum(widths.values())
     if extra < 0:
         return None  # not even the least widths fit: the compact form
+    # An id longer than the order column's least (Temu's PO-… ids are 21 characters) gets its room before the rest:
+    # folded onto two lines, it reads as two ids.
+    grow = max(0, min(ids_w - widths["order"], extra))
+    widths["order"] += grow
+    extra -= grow
     for name, share in _GROWTH:
         grow = max(0, min(wants[name] - widths[name], int(extra * share)))
         widths[name] += grow

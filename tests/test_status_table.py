@@ -256,3 +256,14 @@ def test_hidden_orders_are_counted_in_words(hidden: int, lang: str, columns: int
 def test_every_status_code_has_words(lang: str) -> None:
     """One table, code to words, in each language: every code tracking_state can give has its words."""
     assert set(STATUS_WORDS[lang]) == set(STATUS_CODES)
+
+
+@pytest.mark.parametrize("columns", [100, 120, 200])
+@pytest.mark.parametrize("oid", ["PO-211-12345678901234", "12-34567-89012", "113-1234567-1234567"])
+def test_a_marketplace_order_id_stays_on_one_line(tmp_path: Path, oid: str, columns: int) -> None:
+    """Temu, eBay and Amazon ids, longer than the order column's least, are shown whole on one line."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[monitor]\ntimezone = "Europe/Paris"\n\n[[orders]]\nid = "{oid}"\nshop = "Temu"\n'
+                   'item = "Desk lamp"\nordered_on = 2026-11-01\n', encoding="utf-8")
+    out = _status((cfg, tmp_path / "state"), "status", "--now", NOW, columns=columns)
+    assert out.exit_code == 0 and re.search(rf"^{re.escape(oid)}\s", out.stdout, re.M), out.stdout
