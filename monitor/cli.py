@@ -27,7 +27,7 @@ from monitor.cycle import evaluate_all, nothing_new, order_histories, run_cycle
 from monitor.edit import Editor, parse_assignments, write_atomic
 from monitor.errors import ConfigError, MonitorError, UnknownOrder
 from monitor.lifecycle import archived, tracking_state
-from monitor.messages import LANGUAGES, counted, fmt_deadline, fmt_when
+from monitor.messages import LANGUAGES, counted, fmt_deadline, fmt_when, fragment
 from monitor.notify import Notifier, print_alert
 from monitor.paths import SYSTEM_ENV, hand_back, missing_config_hint, resolve
 from monitor.rules import Finding, delivered_at, instant, most_urgent, order_windows
@@ -269,23 +269,16 @@ def check(
         return
     lang, zone = app.watchlist.monitor.language, app.watchlist.monitor.zone
     for f in sent if preview else ():
-        print_alert(f.severity.value, PREVIEW[lang]["alert"].format(label=_preview_label(dry_run, at, zone, lang),
-                                                                    order=f.order_id, title=f.title),
-                    f"{f.message}\n\n{f.action}", out)
+        print_alert(f.severity.value, fragment("preview_alert", lang, label=_preview_label(dry_run, at, zone, lang),
+                                               order=f.order_id, title=f.title), f"{f.message}\n\n{f.action}", out)
     if quiet:
         typer.echo(f"({_preview_label(dry_run, at, zone, 'en')}) {quiet}" if preview else quiet)
 
 
-# A preview's alerts speak the watchlist's language, like the alerts they stand for.
-PREVIEW = {
-    "en": {"dry": "dry run", "at": "preview at {when}", "alert": "({label}) order {order}: {title}"},
-    "fr": {"dry": "essai à blanc", "at": "aperçu au {when}", "alert": "({label}) commande {order} : {title}"},
-}
-
-
 def _preview_label(dry_run: bool, at: datetime, zone: ZoneInfo, lang: str) -> str:
-    """'dry run', or 'preview at 8 Dec 2026' for a look ahead."""
-    return PREVIEW[lang]["dry"] if dry_run else PREVIEW[lang]["at"].format(when=fmt_when(at.astimezone(zone), lang))
+    """'dry run', or 'preview at 8 Dec 2026' for a look ahead, in `lang`."""
+    return fragment("preview_dry", lang) if dry_run else fragment("preview_at", lang,
+                                                                   when=fmt_when(at.astimezone(zone), lang))
 
 
 async def _cycle(app: App, store: Store, now: datetime, notifier: Notifier | None,  # type: ignore[no-untyped-def]

@@ -467,6 +467,10 @@ EVENT_KIND_NAMES = {
 FRAGMENTS = {
     "en": {
         "not_set": "not set",
+        # `check --now` and `--dry-run` print each alert under a header of their own, in the alert's language.
+        "preview_dry": "dry run",
+        "preview_at": "preview at {when}",
+        "preview_alert": "({label}) order {order}: {title}",
         "at": " at {where}",
         "holiday": " Warned {shift} early: {holidays} fall in this period, when Chinese sellers answer slowly "
         "or not at all.",
@@ -506,6 +510,9 @@ FRAGMENTS = {
         "local_number": " (at the local carrier: {number})",
     },
     "fr": {
+        "preview_dry": "essai à blanc",
+        "preview_at": "aperçu au {when}",
+        "preview_alert": "({label}) commande {order} : {title}",
         "not_set": "non renseignée",
         "at": " à {where}",
         "holiday": " Alerte avancée de {shift} : {holidays} tombent dans cette période, où les vendeurs chinois "
