@@ -225,9 +225,8 @@ def validate(ctx: typer.Context) -> None:
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
     from monitor.inbox import password_warning
-    from monitor.watchlist import read_text
 
-    if mailbox := password_warning(app.path, read_text(app.path), app.watchlist.import_.imap):
+    if mailbox := password_warning(app.path, app.watchlist.import_.imap):
         typer.echo(f"warning: {mailbox}", err=True)
     typer.echo(f"{app.path}: ok, {counted(len(app.watchlist.orders), 'order')}")
 

@@ -25,7 +25,7 @@ from monitor.edit import Editor
 from monitor.errors import MailError, Problem
 from monitor.mailimport import Extraction, Found, Mail, extract, from_message, from_text
 from monitor.store import Store
-from monitor.watchlist import FIRST_DAY, LAST_DAY, ImapSection, _id_key, problem_at
+from monitor.watchlist import FIRST_DAY, LAST_DAY, ImapSection, _id_key, problem_at, read_text
 
 # Keys an import may add to an order already in the watchlist; it never changes one that has a value.
 UPDATABLE = ("tracking", "promised_by", "protection_ends")
@@ -329,11 +329,11 @@ def no_password(imap: ImapSection) -> str:
             "$TRACKING_MONITOR_SECRETS_DIR or $CREDENTIALS_DIRECTORY" + (f"; {why}" if why else ""))
 
 
-def password_warning(path: Path, text: str, imap: ImapSection | None) -> Problem | None:
+def password_warning(path: Path, imap: ImapSection | None) -> Problem | None:
     """What `validate` says of a mailbox whose password secret is missing: the daemon runs, but cannot read it."""
     if imap is None or read_secret(imap.password_secret) is not None:
         return None
-    return problem_at(text, path, ("import", "imap", "password_secret"),
+    return problem_at(read_text(path), path, ("import", "imap", "password_secret"),  # read again only for the line
                       f"{no_password(imap)}; the daemon runs but cannot read this mailbox until it is set")
 
 
