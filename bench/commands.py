@@ -489,9 +489,9 @@ def measure_size(data: Dataset, repeat: int, timeout: float, settle: float, prep
         data.prepared_s = time_command(base + ["check", *at, "--record"], env, prepare).seconds
         progress(f"  it took {_secs(data.prepared_s)}" if data.prepared_s else
                  "  it did not finish either: the figures below start from a state with nothing notified")
-    data.notified = (_notified(data.state), 0)
+    first = _notified(data.state)
     command("check_again", ["check", *at, "--record"])
-    data.notified = (data.notified[0], _notified(data.state))  # the same: nothing was new
+    data.notified = (first, _notified(data.state))  # the same: nothing was new
     command("status", ["status", *at, "--json"])
     for i in range(repeat):
         run = time_daemon(data.config, env, timeout, tmp, settle)
